@@ -1,5 +1,5 @@
 /* sq's own binary container, shared by tokens files (.sqt) and feature
- * shards: a fixed 64-byte little-endian header, zstd-compressed frames each
+ * shards: a fixed 80-byte little-endian header, zstd-compressed frames each
  * with a CRC32 of its compressed bytes (and zstd's own content checksum), and
  * a frame index at the end whose CRC32 sits in the header.  Readers verify
  * everything before use and name the file and byte offset of any damage.

@@ -8,6 +8,7 @@
 #define SQ_TOKENS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define SQ_TOKENS_VERSION 1
@@ -58,6 +59,19 @@ int sq_tokens_read(const char *path, sq_tokens **out);
 int sq_tokens_readb(const char *name, const void *buf, size_t len, sq_tokens **out);
 /* Writes atomically. */
 int sq_tokens_write(const char *path, const sq_tokens *t);
+
+/* Streaming writer, so that a producer need not hold every token at once:
+ * the header fields come from meta (its paragraphs and questions are
+ * ignored); then each call adds paragraphs ps[0..np) together with exactly
+ * their questions qs[0..nq), in file order, as one compressed frame
+ * (first_question and paragraph fields are recomputed, not read). */
+typedef struct sq_tokens_writer sq_tokens_writer;
+sq_tokens_writer *sq_tokens_writer_open(const char *path, const sq_tokens *meta, int zstd_level);
+int sq_tokens_writer_add(sq_tokens_writer *w, const sq_paragraph *ps, uint32_t np, const sq_question *qs,
+                         uint32_t nq);
+/* Commits the file; frees w either way. */
+int sq_tokens_writer_close(sq_tokens_writer *w);
+void sq_tokens_writer_abort(sq_tokens_writer *w);
 void sq_tokens_free(sq_tokens *t);
 uint64_t sq_tokens_vocab_hash(const sq_tokens *t);
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# sq-eval --features --logits against HF's postprocess_qa_predictions: the
+# committed fixtures (make_pp_fixtures.py, hf_postprocess.py) hold logits and
+# HF's output files for v1.1 and v2.0 datasets and several option sets.
+# predictions.json and null_odds.json must be byte-identical; in
+# nbest_predictions.json texts, logits and key order must be identical and the
+# probabilities equal to 1e-6 (numpy's float32 exp is its own SIMD code, not
+# libm's: the last bit may differ).  Then the errors: logits of the wrong
+# shape, features of another dataset.
+source "$(dirname "$0")/../lib.sh"
+F=$SQ_ROOT/tests/evaluate/fixtures
+command -v jq >/dev/null || skip "needs jq"
+
+for v in v1 v2; do
+    "$SQ_BIN/sq-tokenize" -q --vocab "$VOCAB" -o "$T/$v.sqt" "$F/pp_${v}_data.json"
+    "$SQ_BIN/sq-pack" -q --max-seq 128 --doc-stride 48 --max-query 32 -o "$T/$v.feat" "$T/$v.sqt"
+done
+
+same_nbest() { # got want
+    jq -e -n --slurpfile a "$1" --slurpfile b "$2" '
+        def close(x; y): ((x - y) | fabs) <= 1e-6 * ([(x | fabs), (y | fabs), 1e-30] | max);
+        ($a[0] | to_entries) as $x | ($b[0] | to_entries) as $y
+        | ($x | length) == ($y | length)
+          and all(range($x | length); . as $i
+              | $x[$i].key == $y[$i].key and ($x[$i].value | length) == ($y[$i].value | length)
+                and all(range($x[$i].value | length); . as $j
+                    | $x[$i].value[$j] as $p | $y[$i].value[$j] as $q
+                    | ($p | keys_unsorted) == ($q | keys_unsorted) and $p.text == $q.text
+                      and $p.start_logit == $q.start_logit and $p.end_logit == $q.end_logit
+                      and close($p.probability; $q.probability)))' >/dev/null
+}
+
+run_case() { # name dataset options...
+    local name=$1 v=$2
+    shift 2
+    local out=$T/$name
+    mkdir -p "$out"
+    local extra=(--nbest-out "$out/nbest_predictions.json")
+    [ "$v" = v2 ] && extra+=(--null-odds-out "$out/null_odds.json")
+    "$SQ_BIN/sq-eval" -d "$F/pp_${v}_data.json" -f "$T/$v.feat" -l "$F/pp_${v}_logits.safetensors" \
+        -o "$out/predictions.json" "${extra[@]}" "$@" >"$out/scores.json" || fail "$name: sq-eval failed"
+    cmp -s "$out/predictions.json" "$F/pp_$name/predictions.json" || fail "$name: predictions differ from HF's"
+    if [ "$v" = v2 ]; then
+        cmp -s "$out/null_odds.json" "$F/pp_$name/null_odds.json" || fail "$name: null odds differ from HF's"
+    fi
+    if [ -f "$F/pp_$name/nbest_predictions.json" ]; then
+        same_nbest "$out/nbest_predictions.json" "$F/pp_$name/nbest_predictions.json" ||
+            fail "$name: n-best lists differ from HF's"
+    fi
+    # The scores printed are those of the predictions written.
+    "$SQ_BIN/sq-eval" -d "$F/pp_${v}_data.json" -p "$out/predictions.json" >"$out/rescored.json"
+    cmp -s "$out/scores.json" "$out/rescored.json" || fail "$name: scores differ from scoring the predictions"
+}
+
+run_case v1_default v1
+run_case v1_small v1 --n-best 3 --max-answer-length 4
+run_case v2_default v2
+run_case v2_thresh v2 --n-best 5 --null-score-diff-threshold 0.7
+grep -q '"empty"' "$F/pp_v1_small/predictions.json" || fail "the fixtures lost HF's 'empty' placeholder case"
+grep -q '": ""' "$F/pp_v2_default/predictions.json" || fail "the fixtures lost the null-answer case"
+
+# Errors: one line, exit 1, nothing written.
+expect_fail 1 "pp_v2_logits.safetensors: start_logits has shape \[[0-9]+, 128\], the features want \[[0-9]+, 128\]" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$T/bad.safetensors" -o "$T/never.json" \
+    || true
+"$SQ_BIN/sq-pack" -q --max-seq 96 --doc-stride 32 --max-query 32 -o "$T/v1.short" "$T/v1.sqt"
+expect_fail 1 "start_logits has shape \[[0-9]+, 128\], the features want \[[0-9]+, 96\]" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.short" -l "$F/pp_v1_logits.safetensors" -o "$T/never.json"
+[ ! -e "$T/never.json" ] || fail "an output was written despite the error"
+expect_fail 1 "v2.feat: built from another dataset" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v2.feat" -l "$F/pp_v2_logits.safetensors"
+expect_fail 1 "no tensor 'start_logits'" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$SQ_ROOT/tests/evaluate/fixtures/pp_v1_logits.safetensors.missing"
+echo ok

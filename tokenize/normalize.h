@@ -1,0 +1,42 @@
+/* What HuggingFace's BertNormalizer (clean_text, handle_chinese_chars,
+ * strip_accents, lowercase) and BertPreTokenizer make of one code point.
+ * Every step of BertNormalizer works char by char (NFD decomposes a char in
+ * isolation apart from the reordering of combining marks, which only
+ * matters for marks that strip_accents removes anyway), so the pipeline is
+ * a per-code-point map plus a class for splitting. */
+#ifndef SQ_TOKENIZE_NORMALIZE_H
+#define SQ_TOKENIZE_NORMALIZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* How the pre-tokenizer treats a normalized char. */
+enum {
+    NC_WORD = 0,  /* part of a word */
+    NC_SPACE = 1, /* separates words, dropped */
+    NC_PUNCT = 2, /* a word of its own (BertPreTokenizer isolates punctuation) */
+};
+
+/* The most chars one code point becomes (NFD of a Hangul syllable or a
+ * precomposed Greek letter gives at most 4; lowercase adds one). */
+#define NORM_MAX 8
+
+typedef struct {
+    uint8_t n;            /* chars produced; 0: the code point is dropped */
+    bool isolated;        /* a CJK ideograph: spaces around it (handle_chinese_chars) */
+    uint32_t cp[NORM_MAX];
+    uint8_t cls[NORM_MAX];
+} norm_result;
+
+/* The pre-tokenizer's class of a normalized char (NC_*). */
+int classify_cp(uint32_t c);
+/* Normalizes code point c; uncased = strip accents and lowercase. */
+void normalize_cp(uint32_t c, bool cased, norm_result *r);
+
+/* The same from utf8proc's tables alone, without the fixups (fixups.h) for
+ * the code points where HF's older or newer Unicode tables disagree; used
+ * to regenerate the fixups (tests/tokenize/make_unicode_fixups.sh). */
+int classify_cp_base(uint32_t c);
+void normalize_cp_base(uint32_t c, bool cased, norm_result *r);
+
+#endif

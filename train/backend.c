@@ -1,0 +1,24 @@
+/* --device: the CPU reference, or the CUDA backend when train/cuda/ links
+ * one in (sq_backend_cuda_new is a weak symbol, NULL otherwise). */
+#include "backend.h"
+
+#include "sq/error.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+void sq_train_set_threads(int n) {
+    if (n <= 0) return;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int sq_backend_open(const char *device, sq_model *m, int max_B, int max_T, sq_backend **out) {
+    if (!strcmp(device, "cpu")) return sq_backend_cpu_new(m, max_B, max_T, out);
+    if (!strcmp(device, "cuda")) {
+        if (!sq_backend_cuda_new) return sq_err("--device cuda: this sq-train was built without the CUDA backend");
+        return sq_backend_cuda_new(m, max_B, max_T, out);
+    }
+    return sq_err("--device: \"%s\" is not cpu or cuda", device);
+}

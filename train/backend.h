@@ -1,0 +1,11 @@
+/* Backend selection by --device name. */
+#ifndef SQ_TRAIN_BACKEND_H
+#define SQ_TRAIN_BACKEND_H
+
+#include "model.h"
+
+/* OpenMP and OpenBLAS threads (0: leave the defaults). */
+void sq_train_set_threads(int n);
+int sq_backend_open(const char *device, sq_model *m, int max_B, int max_T, sq_backend **out);
+
+#endif

@@ -1,0 +1,167 @@
+/* The BERT question-answering model as every sq-train backend sees it
+ * (HuggingFace BertForQuestionAnswering): the config, the parameter table and
+ * ONE contiguous fp32 parameter buffer in HF order, with gradients and AdamW
+ * moments mirroring it (llm.c style), so an optimizer step, an all-reduce
+ * bucket or a ZeRO shard is a plain [begin, end) range of floats, and a
+ * checkpoint is the table plus the bytes.
+ *
+ * A backend (CPU here, CUDA in train/cuda/) owns the activations, allocated
+ * once for the largest micro-batch, and runs forward/backward/AdamW on its
+ * copy of the buffers; pull/push move them to and from the host mirrors in
+ * sq_model.  sq_model owns its table and host buffers. */
+#ifndef SQ_TRAIN_MODEL_H
+#define SQ_TRAIN_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int vocab_size, hidden, layers, heads, intermediate, max_position, type_vocab;
+    int pad_token_id;
+    double layer_norm_eps, initializer_range;
+    double hidden_dropout, attention_dropout;
+} sq_bert_config;
+
+/* Parses an HF config.json text; hidden_act must be "gelu" (exact erf GELU)
+ * and position_embedding_type "absolute".  name is used in errors. */
+int sq_config_parse(const char *name, const char *json, size_t len, sq_bert_config *out);
+/* The config.json that BertForQuestionAnswering.from_pretrained reads;
+ * malloc'd, caller frees. */
+char *sq_config_to_json(const sq_bert_config *c);
+
+typedef struct {
+    char name[80];        /* HF name: "bert.encoder.layer.3.attention.self.query.weight" */
+    int ndim;
+    int64_t shape[2];
+    size_t offset, numel; /* in floats, within the flat buffer */
+    bool decay;           /* AdamW weight decay: not for biases and LayerNorm (HF run_qa) */
+    int layer;            /* -1 embeddings, 0..L-1 encoder layers, L the QA head */
+} sq_param_info;
+
+/* Pointers into the flat buffer (params, grads, or moments alike). */
+typedef struct {
+    float *qw, *qb, *kw, *kb, *vw, *vb, *aow, *aob, *ln1w, *ln1b;
+    float *iw, *ib, *ow, *ob, *ln2w, *ln2b;
+} sq_layer_params;
+
+typedef struct {
+    float *wte, *wpe, *wtt, *lnew, *lneb;
+    sq_layer_params *layer; /* [layers] */
+    float *qaw, *qab;
+} sq_param_ptrs;
+
+typedef struct {
+    sq_bert_config cfg;
+    int n_tensors;
+    sq_param_info *table; /* HF named_parameters() order */
+    size_t n_params;      /* floats */
+    float *params, *grads, *m, *v; /* host, n_params each; grads/m/v NULL when inference only */
+} sq_model;
+
+/* Builds the table and allocates the host buffers (params zeroed; with
+ * training, grads and moments too). */
+int sq_model_new(const sq_bert_config *cfg, bool training, sq_model **out);
+void sq_model_free(sq_model *m);
+const sq_param_info *sq_model_find(const sq_model *m, const char *name);
+/* Pointers of buf (params, grads, m or v of m) by tensor. */
+int sq_model_ptrs(const sq_model *m, float *buf, sq_param_ptrs *out);
+void sq_param_ptrs_free(sq_param_ptrs *p);
+/* [begin, end) of a layer's tensors (-1 embeddings, L the QA head): contiguous
+ * because the table is in HF order. */
+void sq_model_layer_range(const sq_model *m, int layer, size_t *begin, size_t *end);
+
+/* HF _init_weights from seed: Linear and Embedding weights ~ N(0,
+ * initializer_range), the padding row of word_embeddings zero, biases 0,
+ * LayerNorm 1/0.  The normals come from Philox keyed by (seed, tensor). */
+void sq_model_init_tensor(sq_model *m, int tensor, uint64_t seed);
+void sq_model_init(sq_model *m, uint64_t seed);
+/* Loads an HF checkpoint (BertForQuestionAnswering, or BertModel /
+ * BertForPreTraining / BertForMaskedLM with or without "bert."; a missing QA
+ * head is initialised from seed); F32/F16/BF16; a shape mismatch is an error
+ * naming the tensor.  *qa_initialised tells whether the head was missing. */
+int sq_model_load(sq_model *m, const char *path, uint64_t seed, bool *qa_initialised);
+/* Reads the config for --init: --config if given, else config.json beside
+ * path, else the safetensors metadata "config". */
+int sq_model_config_for(const char *init, const char *config, sq_bert_config *out);
+/* Writes params as F32 safetensors with HF names and the config in the
+ * metadata. */
+int sq_model_save(const sq_model *m, const float *params, const char *path);
+
+/* A micro-batch, padded to its longest feature T.  Attention masks are
+ * prefixes: token t of row b is real iff t < len[b]. */
+typedef struct {
+    int B, T;
+    int32_t *ids, *types;  /* B*T */
+    int32_t *len;          /* B */
+    int32_t *start, *end;  /* B; clamped to [0, T] by the loss, T ignored (HF) */
+    uint32_t *sample;      /* B: global sample index, keys dropout */
+    uint32_t step;         /* optimizer step, keys dropout */
+    uint64_t seed;         /* dropout seed (--seed) */
+    /* The loss of the global batch is (sum of CE(start) / n_start + sum of
+     * CE(end) / n_end) / 2, with n_* counted over the whole global batch, so
+     * that splitting it into micro-batches and ranks changes nothing. */
+    int n_start, n_end;
+    /* HF pads every feature and lets padded positions compete in the
+     * softmax; sq-train masks them (logit -inf) so that a result does not
+     * depend on padding.  replay sets this to reproduce HF exactly. */
+    bool hf_padded_logits;
+} sq_batch;
+
+int sq_batch_alloc(sq_batch *b, int B, int T);
+void sq_batch_free(sq_batch *b);
+
+/* Called during backward when the gradients of a layer's tensors ([begin,
+ * end) of the flat buffer) are complete for this micro-batch: QA head first,
+ * then layers L-1..0, then the embeddings.  Where DDP starts a bucket's
+ * all-reduce or ZeRO-2 its reduce-scatter. */
+typedef struct {
+    void (*ready)(void *ctx, int layer, size_t begin, size_t end);
+    void *ctx;
+} sq_grad_hook;
+
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay;
+    long t;            /* 1-based step, for bias correction */
+    double grad_scale; /* multiplies every gradient first (clipping) */
+} sq_adamw_args;
+
+enum { SQ_BUF_PARAMS = 1, SQ_BUF_GRADS = 2, SQ_BUF_MOMENTS = 4 };
+
+typedef struct sq_backend sq_backend;
+struct sq_backend {
+    const char *name;
+    sq_model *model;
+    void *impl;
+    /* Training forward (dropout on) or inference; *loss is this micro-batch's
+     * share of the global loss (see sq_batch).  Labels are ignored when loss
+     * is NULL. */
+    int (*forward)(sq_backend *be, const sq_batch *b, bool train, double *loss);
+    /* Start/end logits of the last forward, B*T each, padded positions -inf
+     * unless hf_padded_logits. */
+    int (*logits)(sq_backend *be, float *start, float *end);
+    /* Accumulates the gradients of the last forward's batch into grads. */
+    int (*backward)(sq_backend *be, const sq_batch *b, const sq_grad_hook *hook);
+    int (*zero_grads)(sq_backend *be);
+    /* Sum of squared gradients over [begin, end), in double. */
+    int (*grad_sumsq)(sq_backend *be, size_t begin, size_t end, double *out);
+    /* PyTorch AdamW on [begin, end) (a ZeRO shard is such a range). */
+    int (*adamw)(sq_backend *be, const sq_adamw_args *a, size_t begin, size_t end);
+    /* Copies buffers (SQ_BUF_* bits) backend -> host mirrors / host -> backend. */
+    int (*pull)(sq_backend *be, int bufs);
+    int (*push)(sq_backend *be, int bufs);
+    void (*free)(sq_backend *be);
+};
+
+/* The CPU reference backend (OpenBLAS + OpenMP), activations sized for
+ * micro-batches up to max_B x max_T. */
+int sq_backend_cpu_new(sq_model *m, int max_B, int max_T, sq_backend **out);
+/* The CUDA backend, when train/cuda/ provides it (weak: NULL otherwise). */
+int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend **out) __attribute__((weak));
+
+/* HF get_linear_schedule_with_warmup at 0-based step s. */
+double sq_lr_at(double lr, long s, long warmup, long total);
+/* torch.nn.utils.clip_grad_norm_: the factor gradients are multiplied by. */
+double sq_clip_coef(double grad_norm, double max_norm);
+
+#endif
