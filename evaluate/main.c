@@ -48,6 +48,8 @@ static void usage(FILE *f) {
             "  -V, --version                 version\n");
 }
 
+_Static_assert(SQ_PP_NO_OFFSET == SQ_NO_OFFSET, "postprocess and feature offsets agree");
+
 enum { OPT_NA = 256, OPT_NA_THRESH, OPT_NBEST_OUT, OPT_ODDS_OUT, OPT_NBEST, OPT_MAXLEN, OPT_NULL_THRESH };
 
 typedef struct {
@@ -77,8 +79,9 @@ static void parse_args(int argc, char **argv, options *o) {
         {NULL, 0, NULL, 0},
     };
     *o = (options){.na_thresh = 1.0, .pp = {.n_best = 20, .max_answer_length = 30}};
+    opterr = 0; /* getopt's own messages do not follow the sq-<tool>: error: form */
     int c;
-    while ((c = getopt_long(argc, argv, "d:p:f:l:o:qhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:p:f:l:o:qhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->dataset = optarg; break;
         case 'p': o->predictions = optarg; break;
@@ -105,7 +108,10 @@ static void parse_args(int argc, char **argv, options *o) {
         case 'q': sq_quiet = true; break;
         case 'h': usage(stdout); exit(SQ_EXIT_OK);
         case 'V': sq_print_version(); exit(SQ_EXIT_OK);
-        default: sq_die_usage("unknown option");
+        case ':': sq_die_usage("option '%s' needs a value", argv[optind - 1]);
+        default:
+            if (optopt) sq_die_usage("unknown option '-%c'", optopt);
+            sq_die_usage("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);
@@ -246,9 +252,14 @@ static void save(const char *path, void (*write)(FILE *, const sq_squad *, const
 static float *logits_f32(const sq_st *st, const char *path, const char *name, size_t rows, size_t width) {
     const sq_tensor *t = sq_st_find(st, name);
     if (!t) sq_die("%s: no tensor '%s'", path, name);
-    if (t->ndim != 2 || (uint64_t)t->shape[0] != rows || (uint64_t)t->shape[1] != width)
-        sq_die("%s: %s has shape [%lld%s%lld], the features want [%zu, %zu]", path, name, (long long)t->shape[0],
-               t->ndim > 1 ? ", " : "", t->ndim > 1 ? (long long)t->shape[1] : 0LL, rows, width);
+    if (t->ndim != 2 || (uint64_t)t->shape[0] != rows || (uint64_t)t->shape[1] != width) {
+        char shape[SQ_MAX_DIMS * 24 + 2] = "[";
+        for (int d = 0; d < t->ndim; d++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? ", " : "",
+                     (long long)t->shape[d]);
+        strcat(shape, "]");
+        sq_die("%s: %s has shape %s, the features want [%zu, %zu]", path, name, shape, rows, width);
+    }
     float *x = sq_malloc(rows * width * sizeof *x + 1);
     if (!x) sq_die_lib();
     if (sq_tensor_to_f32(t, x)) sq_die("%s: %s: %s", path, name, sq_errmsg());
@@ -293,10 +304,7 @@ static sq_pp_result *answers_from_logits(const options *o, const sq_squad *s) {
     sq_features_close(F);
     save(o->output, write_predictions, s, r);
     save(o->nbest_out, write_nbest, s, r);
-    if (o->odds_out) {
-        if (!s->v2) sq_die("--null-odds-out: %s is SQuAD v1.1, which has no null answers", o->dataset);
-        save(o->odds_out, write_odds, s, r);
-    }
+    save(o->odds_out, write_odds, s, r);
     return r;
 }
 
@@ -308,6 +316,7 @@ int main(int argc, char **argv) {
     if (sq_squad_load(o.dataset, &s)) sq_die_lib();
     if (o.na_probs && !s->v2)
         sq_die("--na-probs: %s is SQuAD v1.1; no-answer probabilities apply to v2.0", o.dataset);
+    if (o.odds_out && !s->v2) sq_die("--null-odds-out: %s is SQuAD v1.1, which has no null answers", o.dataset);
 
     const char **text = sq_calloc(s->n_questions + 1, sizeof *text);
     size_t *len = sq_calloc(s->n_questions + 1, sizeof *len);

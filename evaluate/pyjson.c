@@ -1,13 +1,57 @@
 #include "pyjson.h"
 
+#include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
-/* CPython's float_repr: the shortest digits that read back as x, then
- * fixed notation when -4 < decpt <= 16 (decpt: x = 0.DIGITS * 10^decpt),
- * else d.ddde+XX with at least two exponent digits. */
+/* The p+1 significant digits that read back as x > 0, if any: the two
+ * candidates bracketing x are the correctly rounded ones and its neighbour
+ * on the other side of x, which wins only where the rounding interval is
+ * lopsided (x a power of two).  x ~ *m * 10^*e. */
+static bool digits_at(double x, int p, uint64_t *m, int *e) {
+    char buf[48];
+    snprintf(buf, sizeof buf, "%.*e", p, x);
+    uint64_t r = 0;
+    const char *c = buf;
+    for (; *c != 'e'; c++)
+        if (*c != '.') r = r * 10 + (uint64_t)(*c - '0');
+    *e = atoi(c + 1) - p;
+    *m = r;
+    double y = strtod(buf, NULL);
+    if (y == x) return true;
+    *m = y < x ? r + 1 : r - 1;
+    snprintf(buf, sizeof buf, "%" PRIu64 "e%d", *m, *e);
+    return strtod(buf, NULL) == x;
+}
+
+/* The shortest digits that read back as x > 0, the closest to x among them
+ * (David Gay's mode 0, which CPython's repr uses).  Some string of n digits
+ * reads back as x iff one of the two bracketing x does, and then so does one
+ * of n + 1 digits: a binary search over the length.  Returns the digit
+ * count; x = 0.DIGITS * 10^decpt. */
+static int shortest(double x, char digits[24], int *decpt) {
+    int lo = 0, hi = 16;
+    uint64_t m;
+    int e;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (digits_at(x, mid, &m, &e))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    digits_at(x, lo, &m, &e);
+    int nd = snprintf(digits, 24, "%" PRIu64, m);
+    *decpt = nd + e;
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    return nd;
+}
+
+/* CPython's float_repr: fixed notation when -4 < decpt <= 16, else
+ * d.ddde+XX with at least two exponent digits. */
 void sq_pyfloat(double x, char out[32]) {
     if (isnan(x)) {
         strcpy(out, "NaN");
@@ -21,21 +65,10 @@ void sq_pyfloat(double x, char out[32]) {
         strcpy(out, signbit(x) ? "-0.0" : "0.0");
         return;
     }
-    char buf[40];
-    for (int p = 0; p < 17; p++) {
-        snprintf(buf, sizeof buf, "%.*e", p, x);
-        if (strtod(buf, NULL) == x) break;
-    }
-    /* buf: [-]d[.ddd]e[+-]XX */
-    char digits[24];
-    int nd = 0;
-    const char *s = buf;
     char *o = out;
-    if (*s == '-') *o++ = *s++;
-    for (; *s != 'e'; s++)
-        if (*s != '.') digits[nd++] = *s;
-    while (nd > 1 && digits[nd - 1] == '0') nd--;
-    int decpt = atoi(s + 1) + 1;
+    if (x < 0) *o++ = '-';
+    char digits[24];
+    int decpt, nd = shortest(fabs(x), digits, &decpt);
     if (decpt > -4 && decpt <= 16) {
         if (decpt <= 0) {
             o += sprintf(o, "0.");

@@ -37,7 +37,8 @@ run_info() { # RUNDIR -> one TSV line: name device world nodes strategy precisio
     local rd=$1 json='{}'
     [ -s "$rd/run.json" ] && json=$(cat "$rd/run.json")
     jq -r --arg dir "$(basename "$rd")" '
-        ((.options // {}) + (.config // {}) + .) as $r
+        def obj: if type == "object" then . else {} end;
+        ((.options | obj) + (.config | obj) + .) as $r
         | ($r.world_size // $r.nprocs // $r.ranks // $r.gpus // 1) as $world
         | [ ($r.name // $dir),
             ($r.device // "cpu"),
@@ -129,8 +130,14 @@ set style line 6 lc rgb "#8c564b" lw 2 pt 7 ps 0.8
 set style line 7 lc rgb "#e377c2" lw 2 pt 5 ps 0.8
 set style line 8 lc rgb "#7f7f7f" lw 2 pt 9 ps 0.8'
 
+# gnuplot's warnings (an empty range when a run has one point) are noise;
+# its errors are shown when it fails.
+gp() { # WHAT, script on stdin
+    gnuplot >"$data/gnuplot.log" 2>&1 || die "gnuplot failed on the $1 plot: $(tail -n 3 "$data/gnuplot.log")"
+}
+
 pngs=()
-gnuplot <<EOF || die "gnuplot failed on the loss plot"
+gp loss <<EOF
 $gp_common
 set terminal pngcairo size 900,720 enhanced font "sans,11"
 set output "$out/loss.png"
@@ -146,7 +153,7 @@ unset multiplot
 EOF
 pngs+=(loss.png)
 
-gnuplot <<EOF || die "gnuplot failed on the throughput plot"
+gp throughput <<EOF
 $gp_common
 set output "$out/throughput.png"
 set title "Throughput"
@@ -160,7 +167,7 @@ pngs+=(throughput.png)
 have_eval=0
 for ((i = 0; i < n; i++)); do [ -s "$data/eval.$i.tsv" ] && have_eval=1; done
 if [ $have_eval = 1 ]; then
-    gnuplot <<EOF || die "gnuplot failed on the F1 plot"
+    gp F1 <<EOF
 $gp_common
 set output "$out/f1.png"
 set title "Dev F1 per epoch"
@@ -181,7 +188,7 @@ if [ "$n" -gt 1 ]; then
         printf '%s\t%s\t%s\n' "${gp_titles[i]}" "$(speedup "${rates[i]}" "${rates[base]}")" "$ideal" \
             >>"$data/speedup.tsv"
     done
-    gnuplot <<EOF || die "gnuplot failed on the speedup plot"
+    gp speedup <<EOF
 $gp_common
 set output "$out/speedup.png"
 set title "Speedup over ${gp_titles[base]} (samples/s)"

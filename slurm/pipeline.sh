@@ -130,7 +130,7 @@ export SQ_BIN=$bin SQ_VOCAB=$vocab SQ_CASED=$cased
 export SQ_MAX_SEQ=$max_seq SQ_DOC_STRIDE=$doc_stride SQ_MAX_QUERY=$max_query
 for k in "${!train_env[@]}"; do export "$k=${train_env[$k]}"; done
 if [ -n "$config" ]; then export SQ_CONFIG=$config; unset SQ_INIT; else export SQ_INIT=$init; unset SQ_CONFIG; fi
-unset SQ_EVAL_DATA SQ_PACK_FORCE
+unset SQ_EVAL_DATA SQ_EVAL_DATASET SQ_PACK_FORCE
 
 # submit STAGE DEPS SBATCH_OPTS SCRIPT ARGS...: submits one stage, after the
 # jobs in DEPS (colon-separated, may be empty); sets $job.
@@ -173,14 +173,23 @@ print(m["input_sha256"], m["max_seq"], m["doc_stride"], m["max_query"])' "$dir/m
 
 # prepare NAME JSON: tokenize and pack one SQuAD file unless up to date; sets
 # $feat (the features directory) and $pack_job (empty when nothing to wait for).
+# Tokens files are named for what they are made of (the SQuAD file, the
+# vocabulary, the casing), so a changed input never passes for an old one.
+declare -A submitted=()
 prepare() {
-    local name=$1 json=$2 base
+    local name=$1 json=$2 base key
     base=$(basename "$json" .json)
-    local sqt=$work/$base.sqt
-    feat=$work/$base.f$max_seq-$doc_stride-$max_query
+    key=$({ sha256sum <"$json"; sha256sum <"$vocab"; echo "cased=$cased"; } | sha256sum | cut -c1-12)
+    local sqt=$work/$base.$key.sqt
+    feat=$work/$base.$key.f$max_seq-$doc_stride-$max_query
+    if [ -n "${submitted[$feat]+set}" ]; then    # the train set again
+        pack_job=${submitted[$feat]}
+        echo "tokenize-$name, pack-$name: as for the same file above"
+        return
+    fi
     pack_job=""
     local tok_job=""
-    if [ "$force" = 0 ] && [ -s "$sqt" ] && [ "$sqt" -nt "$json" ] && [ "$sqt" -nt "$vocab" ]; then
+    if [ "$force" = 0 ] && [ -s "$sqt" ] && [ "$sqt" -nt "$json" ]; then
         echo "tokenize-$name: up to date, skipped ($sqt)"
     else
         submit "tokenize-$name" "" "$sb_prep" "$here/tokenize.sbatch" "$json" "$sqt"
@@ -193,6 +202,7 @@ prepare() {
         SQ_PACK_FORCE=1 submit "pack-$name" "$tok_job" "$sb_prep" "$here/pack.sbatch" "$sqt" "$feat"
         pack_job=$job
     fi
+    submitted[$feat]=$pack_job
 }
 
 prepare train "$train_json"
@@ -210,7 +220,7 @@ else
     deps=$train_pack
     if [ "$eval_each_epoch" = 1 ] && [ -n "$dev_feat" ]; then
         deps=$deps${dev_pack:+${deps:+:}$dev_pack}
-        SQ_EVAL_DATA=$dev_feat submit train "$deps" "$sb_train" "$here/train.sbatch" "$train_feat" "$run_dir"
+        SQ_EVAL_DATA=$dev_feat SQ_EVAL_DATASET=$dev_json submit train "$deps" "$sb_train" "$here/train.sbatch" "$train_feat" "$run_dir"
     else
         submit train "$deps" "$sb_train" "$here/train.sbatch" "$train_feat" "$run_dir"
     fi

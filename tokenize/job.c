@@ -4,27 +4,26 @@
 #include "sq/error.h"
 #include "sq/tokens.h"
 
-#include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Paragraphs per frame: SQuAD train makes ~19 frames of ~2 MB each. */
-#define CHUNK 1024
+/* Paragraphs per frame: SQuAD train makes ~74 frames of ~0.8 MB each,
+ * small enough for one thread to tokenize a chunk while another writes
+ * the previous one. */
+#define CHUNK 256
 #define ZSTD_LEVEL 1
 
+/* One thread's chunk: the tokens of paragraphs [first, first + np). */
 typedef struct {
     const sq_squad *s;
-    const vocab *v;
-    bool cased;
-    encoder *enc;        /* one per thread */
-    uint32_t *store;     /* per paragraph / question: ids then offsets */
+    const char *input;   /* the SQuAD file's name, for messages */
+    encoder enc;
     sq_paragraph *ps;
     sq_question *qs;
     sq_answer *answers;
     uint32_t *bad;       /* per question of the chunk: answers misplaced */
-    char err[512];
-    bool failed;
 } chunk;
 
 static uint32_t *copy_out(const encoder *e, bool offsets) {
@@ -42,7 +41,8 @@ static int has_nul(const char *s, size_t n) { return memchr(s, 0, n) != NULL; }
 static int one_paragraph(chunk *c, encoder *e, uint32_t i, uint32_t k, uint32_t q0) {
     const sq_squad_paragraph *sp = &c->s->paragraphs[i];
     if (has_nul(sp->context, sp->context_len))
-        return sq_err("paragraph %u: the context contains U+0000, which a tokens file cannot hold", i);
+        return sq_err("%s: paragraph %u (\"%s\"): the context contains U+0000, which a tokens file cannot hold",
+                      c->input, i, sp->title);
     if (encode_text(e, sp->context, sp->context_len)) return -1;
     sq_paragraph *p = &c->ps[k];
     uint32_t *ids = copy_out(e, true);
@@ -54,7 +54,8 @@ static int one_paragraph(chunk *c, encoder *e, uint32_t i, uint32_t k, uint32_t 
         uint32_t qi = sp->first_question + j;
         const sq_squad_question *sq = &c->s->questions[qi];
         if (has_nul(sq->question, sq->question_len))
-            return sq_err("question %s: the text contains U+0000, which a tokens file cannot hold", sq->id);
+            return sq_err("%s: question %s: the text contains U+0000, which a tokens file cannot hold", c->input,
+                          sq->id);
         if (encode_text(e, sq->question, sq->question_len)) return -1;
         sq_question *q = &c->qs[qi - q0];
         uint32_t *qids = copy_out(e, false);
@@ -66,7 +67,8 @@ static int one_paragraph(chunk *c, encoder *e, uint32_t i, uint32_t k, uint32_t 
         for (uint32_t a = 0; a < sq->n_answers; a++) {
             const sq_squad_answer *sa = &sq->answers[a];
             if (has_nul(sa->text, sa->len))
-                return sq_err("question %s: answer %u contains U+0000, which a tokens file cannot hold", sq->id, a);
+                return sq_err("%s: question %s: answer %u contains U+0000, which a tokens file cannot hold",
+                              c->input, sq->id, a);
             ans[a] = (sq_answer){sa->text, sa->start};
             if (!answer_matches(sp->context, sp->context_len, sa)) c->bad[qi - q0]++;
         }
@@ -81,8 +83,90 @@ static void free_chunk(chunk *c, uint32_t np, uint32_t nq) {
     memset(c->qs, 0, nq * sizeof *c->qs);
 }
 
-int tokenize_squad(const sq_squad *s, const vocab *v, bool cased, int threads, const char *out,
-                   job_stats *stats) {
+static uint32_t first_q(const sq_squad *s, uint32_t par) {
+    return par < s->n_paragraphs ? s->paragraphs[par].first_question : s->n_questions;
+}
+
+/* Tokenizes chunk i into c; -1 with the error set. */
+static int tokenize_chunk(chunk *c, uint32_t i, uint32_t np) {
+    uint32_t q0 = first_q(c->s, i);
+    memset(c->bad, 0, (first_q(c->s, i + np) - q0) * sizeof *c->bad);
+    for (uint32_t k = 0; k < np; k++)
+        if (one_paragraph(c, &c->enc, i + k, k, q0)) return -1;
+    return 0;
+}
+
+/* The pipeline shared by the threads: each takes the next chunk, tokenizes
+ * it, waits for its turn and writes it (serializing and compressing one
+ * frame) while the others tokenize later chunks.  Frames come out in chunk
+ * order whatever the thread count.  Waiting sleeps on a condition variable
+ * rather than spinning: on a 2-core machine a spinning waiter would take
+ * the core the writer needs. */
+typedef struct {
+    const sq_squad *s;
+    sq_tokens_writer *w;
+    job_stats *stats;
+    uint32_t n_chunks;
+    pthread_mutex_t mu;
+    pthread_cond_t turn;
+    uint32_t next_chunk;    /* the next chunk to hand out */
+    uint32_t next_write;    /* the chunk whose turn it is to be written */
+    bool failed;
+    char err[512];
+} pipeline;
+
+static void write_chunk(pipeline *pl, chunk *c, uint32_t i, uint32_t np, bool ok) {
+    uint32_t q0 = first_q(pl->s, i), nq = first_q(pl->s, i + np) - q0;
+    if (ok && !pl->failed) {
+        job_stats *st = pl->stats;
+        for (uint32_t k = 0; k < np; k++) st->context_tokens += c->ps[k].n_tokens;
+        for (uint32_t q = 0; q < nq; q++) {
+            st->question_tokens += c->qs[q].n_ids;
+            if (!c->bad[q]) continue;
+            st->bad_answers += c->bad[q];
+            if (st->n_bad_ids < 5) st->bad_ids[st->n_bad_ids++] = q0 + q;
+        }
+        ok = sq_tokens_writer_add(pl->w, c->ps, np, c->qs, nq) == 0;
+    }
+    if (!ok && !pl->failed) {
+        pl->failed = true;
+        snprintf(pl->err, sizeof pl->err, "%s", sq_errmsg());
+    }
+    free_chunk(c, np, nq);
+}
+
+typedef struct {
+    pipeline *pl;
+    chunk *c;
+} worker_arg;
+
+static void *worker(void *arg) {
+    pipeline *pl = ((worker_arg *)arg)->pl;
+    chunk *c = ((worker_arg *)arg)->c;
+    for (;;) {
+        pthread_mutex_lock(&pl->mu);
+        uint32_t ci = pl->next_chunk++;
+        bool stop = pl->failed;
+        pthread_mutex_unlock(&pl->mu);
+        if (ci >= pl->n_chunks) return NULL;
+        uint32_t i = ci * CHUNK, np = i + CHUNK < pl->s->n_paragraphs ? CHUNK : pl->s->n_paragraphs - i;
+        /* The error message is thread-local: write_chunk copies it on this
+         * same thread. */
+        bool ok = !stop && tokenize_chunk(c, i, np) == 0;
+        pthread_mutex_lock(&pl->mu);
+        while (pl->next_write != ci) pthread_cond_wait(&pl->turn, &pl->mu);
+        pthread_mutex_unlock(&pl->mu);
+        /* Only the thread holding chunk next_write gets here: it writes alone. */
+        write_chunk(pl, c, i, np, ok);
+        pthread_mutex_lock(&pl->mu);
+        pl->next_write++;
+        pthread_cond_broadcast(&pl->turn);
+        pthread_mutex_unlock(&pl->mu);
+    }
+}
+
+int tokenize_squad(const sq_squad *s, const char *input, const vocab *v, bool cased, int threads,
+                   const char *out, job_stats *stats) {
     memset(stats, 0, sizeof *stats);
     sq_tokens meta = {.vocab_size = v->size, .cased = cased, .cls_id = v->cls_id, .sep_id = v->sep_id,
                       .pad_id = v->pad_id, .unk_id = v->unk_id, .version = s->version};
@@ -91,68 +175,66 @@ int tokenize_squad(const sq_squad *s, const vocab *v, bool cased, int threads, c
     /* The largest chunk bounds the per-chunk arrays. */
     uint32_t max_q = 1, max_a = 1;
     for (uint32_t i = 0; i < s->n_paragraphs; i += CHUNK) {
-        uint32_t end = i + CHUNK < s->n_paragraphs ? i + CHUNK : s->n_paragraphs;
-        uint32_t q0 = s->paragraphs[i].first_question;
-        uint32_t q1 = end < s->n_paragraphs ? s->paragraphs[end].first_question : s->n_questions;
+        uint32_t q0 = first_q(s, i), q1 = first_q(s, i + CHUNK < s->n_paragraphs ? i + CHUNK : s->n_paragraphs);
         if (q1 - q0 > max_q) max_q = q1 - q0;
         uint64_t na = 0;
         for (uint32_t q = q0; q < q1; q++) na += s->questions[q].n_answers;
         if (na > max_a) max_a = (uint32_t)na;
     }
-    chunk c = {.s = s, .v = v, .cased = cased};
-    c.enc = sq_calloc((size_t)threads, sizeof *c.enc);
-    c.ps = sq_calloc(CHUNK, sizeof *c.ps);
-    c.qs = sq_calloc(max_q, sizeof *c.qs);
-    c.answers = sq_calloc(max_a, sizeof *c.answers);
-    c.bad = sq_calloc(max_q, sizeof *c.bad);
-    sq_tokens_writer *w = NULL;
-    int rc = -1;
-    if (!c.enc || !c.ps || !c.qs || !c.answers || !c.bad) goto done;
-    for (int t = 0; t < threads; t++) encoder_init(&c.enc[t], v, cased);
-    w = sq_tokens_writer_open(out, &meta, ZSTD_LEVEL);
-    if (!w) goto done;
-    for (uint32_t i = 0; i < s->n_paragraphs; i += CHUNK) {
-        uint32_t np = i + CHUNK < s->n_paragraphs ? CHUNK : s->n_paragraphs - i;
-        uint32_t q0 = s->paragraphs[i].first_question;
-        uint32_t q1 = i + np < s->n_paragraphs ? s->paragraphs[i + np].first_question : s->n_questions;
-        memset(c.bad, 0, max_q * sizeof *c.bad);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
-        for (uint32_t k = 0; k < np; k++) {
-            if (c.failed) continue;
-            if (one_paragraph(&c, &c.enc[omp_get_thread_num()], i + k, k, q0)) {
-#pragma omp critical
-                if (!c.failed) {
-                    c.failed = true;
-                    snprintf(c.err, sizeof c.err, "%s", sq_errmsg());
-                }
-            }
-        }
-        if (c.failed) {
-            sq_err("%s", c.err);
-            free_chunk(&c, np, q1 - q0);
-            goto done;
-        }
-        for (uint32_t k = 0; k < np; k++) stats->context_tokens += c.ps[k].n_tokens;
-        for (uint32_t q = 0; q < q1 - q0; q++) {
-            stats->question_tokens += c.qs[q].n_ids;
-            if (!c.bad[q]) continue;
-            stats->bad_answers += c.bad[q];
-            if (stats->n_bad_ids < 5) stats->bad_ids[stats->n_bad_ids++] = q0 + q;
-        }
-        int frc = sq_tokens_writer_add(w, c.ps, np, c.qs, q1 - q0);
-        free_chunk(&c, np, q1 - q0);
-        if (frc) goto done;
+    pipeline pl = {.s = s, .stats = stats, .n_chunks = (s->n_paragraphs + CHUNK - 1) / CHUNK,
+                   .mu = PTHREAD_MUTEX_INITIALIZER, .turn = PTHREAD_COND_INITIALIZER};
+    if ((uint32_t)threads > pl.n_chunks) threads = pl.n_chunks ? (int)pl.n_chunks : 1;
+    chunk *cs = sq_calloc((size_t)threads, sizeof *cs);
+    worker_arg *args = sq_calloc((size_t)threads, sizeof *args);
+    pthread_t *tids = sq_calloc((size_t)threads, sizeof *tids);
+    int rc = -1, started = 0;
+    if (!cs || !args || !tids) goto done;
+    for (int t = 0; t < threads; t++) {
+        chunk *c = &cs[t];
+        c->s = s;
+        c->input = input;
+        encoder_init(&c->enc, v, cased);
+        c->ps = sq_calloc(CHUNK, sizeof *c->ps);
+        c->qs = sq_calloc(max_q, sizeof *c->qs);
+        c->answers = sq_calloc(max_a, sizeof *c->answers);
+        c->bad = sq_calloc(max_q, sizeof *c->bad);
+        if (!c->ps || !c->qs || !c->answers || !c->bad) goto done;
+        args[t] = (worker_arg){&pl, c};
     }
-    rc = sq_tokens_writer_close(w);
-    w = NULL;
+    pl.w = sq_tokens_writer_open(out, &meta, ZSTD_LEVEL);
+    if (!pl.w) goto done;
+    /* The calling thread is worker 0. */
+    for (started = 1; started < threads; started++) {
+        int e = pthread_create(&tids[started], NULL, worker, &args[started]);
+        if (e) {
+            pthread_mutex_lock(&pl.mu);
+            if (!pl.failed) {
+                pl.failed = true;
+                snprintf(pl.err, sizeof pl.err, "cannot start a thread: %s", strerror(e));
+            }
+            pthread_mutex_unlock(&pl.mu);
+            break;
+        }
+    }
+    worker(&args[0]);
+    for (int t = 1; t < started; t++) pthread_join(tids[t], NULL);
+    if (pl.failed) {
+        sq_err("%s", pl.err);
+        goto done;
+    }
+    rc = sq_tokens_writer_close(pl.w);
+    pl.w = NULL;
 done:
-    sq_tokens_writer_abort(w);
-    if (c.enc)
-        for (int t = 0; t < threads; t++) encoder_free(&c.enc[t]);
-    free(c.enc);
-    free(c.ps);
-    free(c.qs);
-    free(c.answers);
-    free(c.bad);
+    sq_tokens_writer_abort(pl.w);
+    for (int t = 0; cs && t < threads; t++) {
+        encoder_free(&cs[t].enc);
+        free(cs[t].ps);
+        free(cs[t].qs);
+        free(cs[t].answers);
+        free(cs[t].bad);
+    }
+    free(cs);
+    free(args);
+    free(tids);
     return rc;
 }

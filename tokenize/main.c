@@ -65,15 +65,16 @@ int main(int argc, char **argv) {
     sq_squad *s;
     if (sq_squad_load(input, &s)) sq_die_lib();
     job_stats st;
-    if (tokenize_squad(s, &v, cased, threads, out, &st)) sq_die_lib();
+    if (tokenize_squad(s, input, &v, cased, threads, out, &st)) sq_die_lib();
     if (st.bad_answers) {
         char ids[512];
         size_t n = 0;
         ids[0] = 0;
         for (uint32_t i = 0; i < st.n_bad_ids && n < sizeof ids; i++)
             n += (size_t)snprintf(ids + n, sizeof ids - n, "%s%s", i ? ", " : "", s->questions[st.bad_ids[i]].id);
-        sq_warn("%s: %u answers whose text is not at answer_start (kept; labels follow answer_start): %s%s",
-                input, st.bad_answers, ids, st.bad_answers > st.n_bad_ids ? ", ..." : "");
+        sq_warn("%s: %u answer%s whose text is not at answer_start (kept; labels follow answer_start): %s%s",
+                input, st.bad_answers, st.bad_answers == 1 ? "" : "s", ids,
+                st.bad_answers > st.n_bad_ids ? ", ..." : "");
     }
     sq_info("%s: %u paragraphs, %u questions, %llu context and %llu question tokens in %.2f s",
             out, s->n_paragraphs, s->n_questions, (unsigned long long)st.context_tokens,

@@ -151,6 +151,11 @@ struct sq_backend {
     int (*pull)(sq_backend *be, int bufs);
     int (*push)(sq_backend *be, int bufs);
     void (*free)(sq_backend *be);
+    /* Optional (NULL: the host mirrors are the backend's buffers): the
+     * backend's own copy of one buffer (SQ_BUF_PARAMS or SQ_BUF_GRADS;
+     * device memory on CUDA), which the nccl communication layer moves in
+     * place (dist.h). */
+    float *(*buffer)(sq_backend *be, int buf);
 };
 
 /* The CPU reference backend (OpenBLAS + OpenMP), activations sized for

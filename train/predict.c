@@ -47,10 +47,12 @@ int sq_cmd_predict(int argc, char **argv) {
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);
     if (!init || !data || !out) sq_die_usage("predict needs --init, --data and -o");
+    if (strcmp(device, "cpu") && strcmp(device, "cuda"))
+        sq_die_usage("--device: \"%s\" is not cpu or cuda", device);
     sq_train_set_threads((int)threads);
 
     sq_features *feat;
-    if (sq_features_open(data, &feat)) sq_die_lib();
+    if (sq_features_open(data, &feat) || sq_features_load_all(feat)) sq_die_lib();
     const sq_features_info *info = sq_features_info_get(feat);
     size_t n = sq_features_count(feat);
     if (!n) sq_die("%s: no features", data);

@@ -211,6 +211,8 @@ int sq_cmd_replay(int argc, char **argv) {
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);
     if (!r.init || !r.batches || !r.out || steps < 0 || r.optim.lr < 0 || warmup < 0)
         sq_die_usage("replay needs --init, --batches, --steps, --lr, --warmup-steps and -o");
+    if (strcmp(r.device, "cpu") && strcmp(r.device, "cuda"))
+        sq_die_usage("--device: \"%s\" is not cpu or cuda", r.device);
     sq_train_set_threads((int)threads);
     r.steps = (int)steps;
     r.optim.warmup_steps = warmup;

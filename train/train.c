@@ -122,6 +122,8 @@ static void parse(int argc, char **argv, train_opts *o) {
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);
+    if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda"))
+        sq_die_usage("--device: \"%s\" is not cpu or cuda", o->device);
     if (!o->data) sq_die_usage("--data FEATDIR is required");
     if (!o->out) sq_die_usage("-o RUNDIR is required");
     if (!o->init && !o->config) sq_die_usage("give --init MODEL or --config CONFIG.json");
@@ -200,7 +202,9 @@ int sq_cmd_train(int argc, char **argv) {
     prepare_rundir(&o);
 
     sq_features *feat;
-    if (sq_features_open(o.data, &feat)) sq_die_lib();
+    /* Every shard read and checked now: a damaged one stops the run before
+     * it starts rather than hours into it (they all stay in memory anyway). */
+    if (sq_features_open(o.data, &feat) || sq_features_load_all(feat)) sq_die_lib();
     const sq_features_info *info = sq_features_info_get(feat);
     size_t n = sq_features_count(feat);
     if (!n) sq_die("%s: no features", o.data);
@@ -252,9 +256,6 @@ int sq_cmd_train(int argc, char **argv) {
             free(latest);
         }
     }
-    if (!o.resume || step0 == 0) {
-        if (write_run_json(&o, m, total, opt.warmup_steps, n)) sq_die_lib();
-    }
 
     sq_dev_eval *ev = NULL;
     if (o.eval_data) {
@@ -281,6 +282,11 @@ int sq_cmd_train(int argc, char **argv) {
         if (!(tr = sq_trace_open(p, step0 + 3, o.profile))) sq_die_lib();
     }
 
+    /* Written once every input has been checked, so that a run refused at
+     * the start leaves RUNDIR free for the corrected command. */
+    if (!o.resume || step0 == 0) {
+        if (write_run_json(&o, m, total, opt.warmup_steps, n)) sq_die_lib();
+    }
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
@@ -298,6 +304,7 @@ int sq_cmd_train(int argc, char **argv) {
             sq_trace_begin(tr, "data");
             if (sq_loader_next(ld, &b, &bs, &micro)) sq_die("%s: %s", o.data, sq_errmsg());
             sq_trace_end(tr, "data");
+            if (!b->B) continue; /* a last partial batch smaller than the number of micro-batches */
             double l;
             sq_trace_begin(tr, "forward");
             if (be->forward(be, b, true, &l)) sq_die_lib();

@@ -14,8 +14,6 @@
 #include "sq/hash.h"
 #include "sq/json.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -25,11 +23,10 @@
 #include <sys/stat.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "feature shards are read in place as little-endian u16/u32 arrays"
+#error "feature ids are copied out of the shards as little-endian u16 arrays"
 #endif
 
 #define MANIFEST "manifest.json"
-#define EXAMPLES_FILE "examples.sqf"
 /* Far above any real shard (8192 features of 384 tokens are ~30 MB). */
 #define MAX_FILE ((size_t)1 << 36)
 
@@ -133,31 +130,38 @@ static const char *get_name(const char *mpath, json_t *obj, const char *group) {
     return s;
 }
 
-/* Reads a file named in the manifest and checks its size and sha256.  The
- * container checks come first (they name the damaged offset); the hash
- * catches a whole file replaced by another valid one. */
+/* Reads a file named in the manifest (or a lone shard, check false) and
+ * returns its info and its one frame.  The container's checks come first,
+ * since they name the damaged offset; then the manifest's size and sha256,
+ * which catch a whole file replaced by another valid one. */
 static int read_listed(const char *path, bool check, uint64_t bytes, const uint8_t sha[32], uint32_t flags,
-                       sq_creader **out) {
+                       sq_container_info *info, void **frame, size_t *frame_len) {
     char *buf;
     size_t len;
+    sq_creader *r = NULL;
+    *frame = NULL;
     if (sq_read_file(path, MAX_FILE, &buf, &len)) return -1;
-    int rc = sq_creader_openb(path, buf, len, SQ_KIND_FEATURES, out);
+    int rc = sq_creader_openb(path, buf, len, SQ_KIND_FEATURES, &r);
+    if (!rc) {
+        *info = *sq_creader_info(r);
+        if (info->version != SQ_FEATURES_VERSION || info->flags != flags || sq_creader_frames(r) != 1)
+            rc = sq_err("%s: version %u, flags %u, %zu frames: not a version %d feature %s", path, info->version,
+                        info->flags, sq_creader_frames(r), SQ_FEATURES_VERSION,
+                        flags ? "example table" : "shard");
+    }
+    if (!rc) rc = sq_creader_frame(r, 0, frame, frame_len);
     uint8_t got[32];
-    if (!rc && check && len != bytes) {
+    if (!rc && check && len != bytes)
         rc = sq_err("%s: %zu bytes, but manifest.json says %llu (damaged or replaced)", path, len,
                     (unsigned long long)bytes);
-    } else if (!rc && check && (sq_sha256(buf, len, got) || memcmp(got, sha, 32) != 0)) {
+    else if (!rc && check && (sq_sha256(buf, len, got) || memcmp(got, sha, 32) != 0))
         rc = sq_err("%s: sha256 does not match manifest.json (replaced by another file?)", path);
+    if (rc) {
+        free(*frame);
+        *frame = NULL;
     }
+    sq_creader_close(r);
     free(buf);
-    if (rc) return -1;
-    const sq_container_info *ci = sq_creader_info(*out);
-    if (ci->version != SQ_FEATURES_VERSION || ci->flags != flags || sq_creader_frames(*out) != 1) {
-        rc = sq_err("%s: version %u, flags %u, %zu frames: not a version %d feature %s", path, ci->version,
-                    ci->flags, sq_creader_frames(*out), SQ_FEATURES_VERSION, flags ? "example table" : "shard");
-        sq_creader_close(*out);
-        *out = NULL;
-    }
     return rc;
 }
 
@@ -170,14 +174,13 @@ static int load_examples(sq_features *f, const char *dir, const char *mpath, jso
         return -1;
     char *path = join(dir, name);
     if (!path) return -1;
-    sq_creader *r = NULL;
+    sq_container_info ci;
     void *blob = NULL;
     size_t len;
-    int rc = read_listed(path, true, bytes, sha, SQ_FEATURES_EXAMPLES, &r);
-    if (!rc) rc = sq_creader_frame(r, 0, &blob, &len);
-    if (!rc && sq_creader_info(r)->counts[0] != f->n_ex)
-        rc = sq_err("%s: holds %llu examples, manifest.json says %llu", path,
-                    (unsigned long long)sq_creader_info(r)->counts[0], (unsigned long long)f->n_ex);
+    int rc = read_listed(path, true, bytes, sha, SQ_FEATURES_EXAMPLES, &ci, &blob, &len);
+    if (!rc && ci.counts[0] != f->n_ex)
+        rc = sq_err("%s: holds %llu examples, manifest.json says %llu", path, (unsigned long long)ci.counts[0],
+                    (unsigned long long)f->n_ex);
     if (!rc && (len == 0) != (f->n_ex == 0)) rc = sq_err("%s: example table size does not match its count", path);
     if (!rc && len && ((char *)blob)[len - 1] != 0) rc = sq_err("%s: the last question id is not terminated", path);
     if (!rc && f->n_ex) {
@@ -196,7 +199,6 @@ static int load_examples(sq_features *f, const char *dir, const char *mpath, jso
     if (!rc && k != f->n_ex)
         rc = sq_err("%s: %llu question ids for %llu examples", path, (unsigned long long)k, (unsigned long long)f->n_ex);
     f->ex_blob = blob;
-    sq_creader_close(r);
     free(path);
     return rc;
 }
@@ -467,14 +469,12 @@ fail:
 }
 
 static int load(const sq_features *f, shard *s, shard_data **out) {
-    sq_creader *r = NULL;
-    void *blob = NULL;
+    sq_container_info ci;
+    void *blob;
     size_t len;
-    int rc = read_listed(s->path, s->has_manifest, s->bytes, s->sha256, 0, &r);
-    if (!rc) rc = sq_creader_frame(r, 0, &blob, &len);
-    if (!rc) rc = decode(f, s, sq_creader_info(r), blob, len, out);
+    int rc = read_listed(s->path, s->has_manifest, s->bytes, s->sha256, 0, &ci, &blob, &len);
+    if (!rc) rc = decode(f, s, &ci, blob, len, out);
     free(blob);
-    sq_creader_close(r);
     return rc;
 }
 

@@ -161,7 +161,7 @@ static int one_question(const sq_squad *s, uint32_t q, const sq_pp_feature *feat
         }
     }
     if (o->v2 && push(prelim, null)) return -1;
-    qsort(prelim->c, prelim->n, sizeof *prelim->c, cmp_cand);
+    if (prelim->n) qsort(prelim->c, prelim->n, sizeof *prelim->c, cmp_cand);
     size_t n = prelim->n < (size_t)o->n_best ? prelim->n : (size_t)o->n_best;
     bool null_kept = false;
     for (size_t i = 0; i < n; i++) null_kept |= prelim->c[i].start == 0 && prelim->c[i].end == 0;

@@ -44,6 +44,8 @@ static size_t article_at(const uint32_t *t, size_t m, size_t i) {
 /* white_space_fix(remove_articles(remove_punc(lower(s)))), code point by
  * code point, then UTF-8. */
 static char *normalize(const char *s, size_t len, size_t *out_len) {
+    /* An input byte decodes to at most one code point, which lowers to at
+     * most two, of at most four bytes each. */
     uint32_t *cp = sq_malloc((2 * len + 1) * sizeof *cp);
     uint32_t *lo = sq_malloc((2 * len + 1) * sizeof *lo);
     char *out = sq_malloc(8 * len + 1);
@@ -123,7 +125,7 @@ static int norm_make(norm *n, const char *s, size_t len) {
 }
 
 static double exact_of(const norm *p, const norm *g) {
-    return p->len == g->len && memcmp(p->s, g->s, p->len) == 0;
+    return p->len == g->len && (p->len == 0 || memcmp(p->s, g->s, p->len) == 0);
 }
 
 /* f1_score (v1.1) and compute_f1 (v2.0), in the scripts' operation order. */
@@ -230,8 +232,9 @@ static int cmp_na(const void *a, const void *b) {
     return (x->rank > y->rank) - (x->rank < y->rank);
 }
 
-/* find_best_thresh: sweep the questions by rising no-answer probability,
- * predicting "" for all those at or below the threshold. */
+/* find_best_thresh: start from "" predicted everywhere, then sweep the
+ * questions by rising no-answer probability, each keeping its prediction
+ * once the threshold reaches it; the best running score wins. */
 static void best_thresh(const sq_squad *s, const na_entry *sorted, size_t n, const char *const *pred,
                         const size_t *pred_len, const double *raw, double *best, double *thresh) {
     double cur = 0;
@@ -256,7 +259,9 @@ static void best_thresh(const sq_squad *s, const na_entry *sorted, size_t n, con
     *thresh = best_t;
 }
 
-/* make_eval_dict over the questions with (want_has < 0) or without answers. */
+/* make_eval_dict over all questions (want_has < 0), those with gold answers
+ * (1) or those without (0).  A running sum in dataset order is what sum()
+ * does up to CPython 3.11; 3.12 compensates float sums (docs/formats.md). */
 static void eval_dict(const sq_squad *s, const double *exact, const double *f1, int want_has, uint32_t *total,
                       double *e_pct, double *f_pct) {
     double se = 0, sf = 0;

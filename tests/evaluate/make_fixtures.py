@@ -12,6 +12,8 @@ pairs.json    (prediction, gold, EM, F1 v1.1, F1 v2.0, normalised pred):
 v2_*.json     a SQuAD 2.0 style dataset made from data/xquad.en.json (a third
               of the questions impossible), predictions, no-answer
               probabilities with ties, and the official v2.0 scores.
+pyjson.json   repr() of doubles (shortest round trip) and json.dumps() of
+              strings (ensure_ascii), for sq-eval's Python-identical output.
 dev_*.json    perturbed predictions for 2,000 dev v1.1 questions (../shared)
               and the official v1.1 scores, per question and overall.
 """
@@ -222,6 +224,30 @@ def v2_fixture():
     return data, preds, na_probs, scores
 
 
+def pyjson_fixture():
+    import struct
+    rng = random.Random(13)
+    vals = [0.1, 0.5, 1.0, 100.0, 1e-4, 1e-5, 1e16, 1e15, 123456789012345678.0, 1234567890123456.0, 5e-324,
+            1.7976931348623157e308, 2.0 ** -44, 2.0 ** 60, 9.999999999999999e22, -0.0, -1.5, 1 / 3, 2 / 3,
+            99.99053926206244, 8.789025543992432, 33.333333333333336]
+    for _ in range(1500):
+        k = rng.randrange(4)
+        if k == 0:
+            vals.append(100.0 * rng.randrange(10571) / rng.randrange(1, 10571))
+        elif k == 1:
+            vals.append(struct.unpack('<f', struct.pack('<f', rng.gauss(0, 10)))[0])
+        elif k == 2:
+            vals.append(rng.uniform(-1, 1) * 10.0 ** rng.randrange(-30, 30))
+        else:
+            vals.append(struct.unpack('<d', struct.pack('<Q', rng.getrandbits(64)))[0])
+    vals = [v for v in vals if v == v and abs(v) != float('inf')]
+    floats = [['%016x' % struct.unpack('<Q', struct.pack('<d', v))[0], json.dumps(v)] for v in vals]
+    strs = ['', 'plain', 'q"uote\\back/slash', '\b\f\n\r\t\x00\x01\x1f\x7f\x80', 'é中\u2028\ufeff',
+            '\U0001f600\U00010400\U0010ffff', '\ud7ff\ue000\uffff']
+    strs += [rand_str(rng) for _ in range(200)]
+    return {'floats': floats, 'strings': [[x, json.dumps(x)] for x in strs]}
+
+
 def dump(name, obj):
     with open(os.path.join(OUT, name), 'w', encoding='utf-8') as f:
         json.dump(obj, f, ensure_ascii=False, indent=None, separators=(',', ':'))
@@ -232,6 +258,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     dump('unicode.json', unicode_fixture())
     dump('pairs.json', pairs_fixture())
+    dump('pyjson.json', pyjson_fixture())
     data, preds, na, scores = v2_fixture()
     dump('v2_data.json', data)
     dump('v2_preds.json', preds)

@@ -60,15 +60,28 @@ grep -q '"empty"' "$F/pp_v1_small/predictions.json" || fail "the fixtures lost H
 grep -q '": ""' "$F/pp_v2_default/predictions.json" || fail "the fixtures lost the null-answer case"
 
 # Errors: one line, exit 1, nothing written.
-expect_fail 1 "pp_v2_logits.safetensors: start_logits has shape \[[0-9]+, 128\], the features want \[[0-9]+, 128\]" \
-    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$T/bad.safetensors" -o "$T/never.json" \
-    || true
+mk_st() { # path header data-bytes: a safetensors file of zeros
+    local n=${#2}
+    printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x\\x00\\x00\\x00\\x00' $((n & 255)) $((n >> 8 & 255)) \
+        $((n >> 16 & 255)) $((n >> 24 & 255)))" >"$1"
+    printf '%s' "$2" >>"$1"
+    head -c "$3" /dev/zero >>"$1"
+}
+nf=$("$SQ_BIN/sq-inspect" "$T/v1.feat" | jq -s '[.[] | select(.type == "feature")] | length')
+mk_st "$T/rows.st" '{"start_logits":{"dtype":"F32","shape":[2,128],"data_offsets":[0,1024]},"end_logits":{"dtype":"F32","shape":[2,128],"data_offsets":[1024,2048]}}' 2048
+expect_fail 1 "rows.st: start_logits has shape \[2, 128\], the features want \[$nf, 128\]" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$T/rows.st" -o "$T/never.json"
+mk_st "$T/one.st" "{\"start_logits\":{\"dtype\":\"F32\",\"shape\":[$nf,128],\"data_offsets\":[0,$((nf * 512))]}}" $((nf * 512))
+expect_fail 1 "one.st: no tensor 'end_logits'" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$T/one.st" -o "$T/never.json"
 "$SQ_BIN/sq-pack" -q --max-seq 96 --doc-stride 32 --max-query 32 -o "$T/v1.short" "$T/v1.sqt"
-expect_fail 1 "start_logits has shape \[[0-9]+, 128\], the features want \[[0-9]+, 96\]" \
+expect_fail 1 "start_logits has shape \[$nf, 128\], the features want \[[0-9]+, 96\]" \
     "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.short" -l "$F/pp_v1_logits.safetensors" -o "$T/never.json"
-[ ! -e "$T/never.json" ] || fail "an output was written despite the error"
 expect_fail 1 "v2.feat: built from another dataset" \
-    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v2.feat" -l "$F/pp_v2_logits.safetensors"
-expect_fail 1 "no tensor 'start_logits'" \
-    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$SQ_ROOT/tests/evaluate/fixtures/pp_v1_logits.safetensors.missing"
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v2.feat" -l "$F/pp_v2_logits.safetensors" -o "$T/never.json"
+[ ! -e "$T/never.json" ] || fail "an output was written despite an error"
+expect_fail 2 "null-odds-out.*need --features" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -p "$T/v1_default/predictions.json" --null-odds-out "$T/x.json"
+expect_fail 1 "null-odds-out: .* is SQuAD v1.1" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$F/pp_v1_logits.safetensors" --null-odds-out "$T/x.json"
 echo ok

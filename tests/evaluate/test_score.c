@@ -294,6 +294,31 @@ static void test_missing_and_max(void **state) {
     sq_squad_free(s);
 }
 
+/* v2.0 with a missing prediction (the official script stops with KeyError):
+ * it scores 0 and counts in every total. */
+static void test_missing_v2(void **state) {
+    static const char data[] =
+        "{\"version\": \"v2.0\", \"data\": [{\"title\": \"t\", \"paragraphs\": [{\"context\": \"The cat.\", \"qas\": ["
+        "{\"id\": \"q1\", \"question\": \"?\", \"answers\": [{\"text\": \"cat\", \"answer_start\": 4}]},"
+        "{\"id\": \"q2\", \"question\": \"?\", \"answers\": [], \"is_impossible\": true},"
+        "{\"id\": \"q3\", \"question\": \"?\", \"answers\": [], \"is_impossible\": true}]}]}]}";
+    sq_squad *s;
+    assert_int_equal(sq_squad_loadb("v2", data, sizeof data - 1, &s), 0);
+    const char *text[3] = {"the cat", NULL, ""};
+    size_t len[3] = {7, 0, 0};
+    sq_scores sc;
+    assert_int_equal(sq_score(s, text, len, NULL, 0, 1.0, &sc), 0);
+    assert_int_equal(sc.missing, 1);
+    assert_int_equal(sc.total, 3);
+    assert_int_equal(sc.has_ans_total, 1);
+    assert_int_equal(sc.no_ans_total, 2);
+    assert_true(sc.has_ans_exact == 100.0);
+    assert_true(sc.no_ans_exact == 50.0);
+    assert_true(sc.exact == 100.0 * 2 / 3);
+    assert_false(sc.has_best);
+    sq_squad_free(s);
+}
+
 static void test_no_answers_is_an_error(void **state) {
     static const char data[] =
         "{\"version\": \"1.1\", \"data\": [{\"title\": \"t\", \"paragraphs\": [{\"context\": \"c\", \"qas\": ["
@@ -354,7 +379,8 @@ int main(void) {
         cmocka_unit_test(test_unicode_properties), cmocka_unit_test(test_pairs),
         cmocka_unit_test(test_v2),                 cmocka_unit_test(test_dev),
         cmocka_unit_test(test_gold_self_xquad),    cmocka_unit_test(test_gold_self_dev),
-        cmocka_unit_test(test_missing_and_max),    cmocka_unit_test(test_no_answers_is_an_error),
+        cmocka_unit_test(test_missing_and_max),    cmocka_unit_test(test_missing_v2),
+        cmocka_unit_test(test_no_answers_is_an_error),
         cmocka_unit_test(test_predictions_parser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

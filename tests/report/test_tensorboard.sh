@@ -13,17 +13,15 @@ mkdir -p "$T/known" "$T/run"
 SQ_TFEVENTS_KEEP=$T/known "$build/tests/report/test_tfevents" >"$T/log" 2>&1 || fail "test_tfevents: $(cat "$T/log")"
 SQ_METRICS_KEEP=$T/run "$build/tests/train/test_metrics" >"$T/log" 2>&1 || fail "test_metrics: $(cat "$T/log")"
 
-python3 - "$T/known" "$T/run" <<'PY' || fail "TensorBoard read-back"
-import glob, json, math, os, sys, logging
+python3 - "$T/known" <<'PY' || fail "TensorBoard read-back"
+import glob, os, struct, sys, logging
 logging.disable(logging.WARNING)
 from tensorboard.backend.event_processing import event_file_loader as efl
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.compat.proto import event_pb2
 
-known, run = sys.argv[1], sys.argv[2]
+known = sys.argv[1]
 
 def f32(x):
-    import struct
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
 def raw_events(path):
@@ -52,30 +50,6 @@ open(bad, "wb").write(bytes(data))
 assert len(list(efl.RawEventFileLoader(bad).Load())) < 22
 os.remove(bad)
 
-# The metrics run, through the accumulator TensorBoard's UI uses: every
-# scalar equals its metrics.jsonl value (as float32) at the same step.
-acc = EventAccumulator(os.path.join(run, "tb"), size_guidance={"scalars": 0})
-acc.Reload()
-tags = set(acc.Tags()["scalars"])
-lines = [json.loads(l) for l in open(os.path.join(run, "metrics.jsonl"))]
-expect = {}
-names = {"loss": "train/loss", "lr": "train/lr", "grad_norm": "train/grad_norm",
-         "epoch": "train/epoch", "samples_per_s": "perf/samples_per_s",
-         "tokens_per_s": "perf/tokens_per_s", "mfu": "perf/mfu", "gpu_mem_gib": "perf/gpu_mem_gib",
-         "comm_bytes": "comm/bytes", "comm_s": "comm/seconds"}
-for l in lines:
-    if "f1" in l:
-        expect.setdefault("eval/exact_match", []).append((l["step"], f32(l["exact_match"])))
-        expect.setdefault("eval/f1", []).append((l["step"], f32(l["f1"])))
-        continue
-    for k, tag in names.items():
-        if k in l:
-            expect.setdefault(tag, []).append((l["step"], f32(l[k])))
-assert tags == set(expect), (tags, set(expect))
-n = 0
-for tag, pts in expect.items():
-    got = [(e.step, e.value) for e in acc.Scalars(tag)]
-    assert got == pts, (tag, got, pts)
-    n += len(pts)
-print(f"tensorboard read back {len(want)} known scalars and {n} run scalars in {len(tags)} tags")
+print(f"tensorboard read back the {len(want)} known scalars")
 PY
+python3 "$SQ_ROOT/tests/report/check_tb.py" "$T/run" || fail "TensorBoard read-back of a metrics run"

@@ -71,7 +71,7 @@ _slurm_fail() {
 # the node is idle.  Exports SLURM_CONF.  Call slurm_stop DIR afterwards, also
 # when this fails half-way.
 slurm_start() {
-    local dir=$1 host cpus mem_mb out cmd
+    local dir=$1 host cpus mem_mb cmd
     mkdir -p "$dir"/munge "$dir"/state "$dir"/spool "$dir"/log
     # munged insists on a key readable only by its user and a socket directory
     # others may enter.
@@ -81,9 +81,9 @@ slurm_start() {
     cmd=(munged --force --socket="$dir/munge/socket" --key-file="$dir/munge/munge.key"
          --pid-file="$dir/munge/munged.pid" --log-file="$dir/munge/munged.log"
          --seed-file="$dir/munge/seed")
-    if ! out=$("${cmd[@]}" 2>&1); then
-        _slurm_fail "$dir" "\$ ${cmd[*]}
-$out"
+    if ! "${cmd[@]}" </dev/null >"$dir/log/munged.stderr" 2>&1; then
+        _slurm_fail "$dir" "\$ ${cmd[*]}  failed:
+$(cat "$dir/log/munged.stderr")"
         return 1
     fi
 
@@ -131,10 +131,14 @@ NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
     export SLURM_CONF=$dir/slurm.conf
-    for cmd in "slurmctld -i -f $SLURM_CONF" "slurmd -f $SLURM_CONF"; do
-        if ! out=$($cmd 2>&1); then
-            _slurm_fail "$dir" "\$ $cmd
-$out"
+    # The daemons also write to the stderr they start with: keep it in a file.
+    local d
+    for d in slurmctld slurmd; do
+        cmd="$d -f $SLURM_CONF"
+        [ $d = slurmctld ] && cmd="$cmd -i"
+        if ! $cmd </dev/null >"$dir/log/$d.stderr" 2>&1; then
+            _slurm_fail "$dir" "\$ $cmd  failed:
+$(cat "$dir/log/$d.stderr")"
             return 1
         fi
     done
@@ -189,6 +193,16 @@ _cluster_pids() {
         p=${e#/proc/}; p=${p%/environ}
         [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
         tr '\0' '\n' 2>/dev/null <"$e" | grep -qxF "SLURM_CONF=$1/slurm.conf" && echo "$p"
+    done
+    return 0
+}
+
+# slurm_no_steps DIR: true when no slurmstepd of this cluster is running
+# (the node may look idle while a finished job's steps are still exiting).
+slurm_no_steps() {
+    local p
+    for p in $(_cluster_pids "$1"); do
+        [[ $(cat "/proc/$p/comm" 2>/dev/null) == slurmstepd* ]] && return 1
     done
     return 0
 }

@@ -144,6 +144,12 @@ until [ "$(field "$tr2" Restarts)" = 1 ] && [ "$(field "$tr2" JobState)" = PENDI
     [ $((SECONDS - t0)) -lt 60 ] || fail "train job $tr2 was not requeued within 60 s of USR1"
     sleep 0.2
 done
+# ... once the interrupted run's job steps are gone, or the new run's step
+# finds the old one's sockets still in use.
+until slurm_no_steps "$cluster"; do
+    [ $((SECONDS - t0)) -lt 60 ] || fail "job steps still alive 60 s after the requeue: $(ps -o pid,args -p "$(_cluster_pids "$cluster" | paste -sd,)")"
+    sleep 0.2
+done
 scontrol update JobId="$tr2" StartTime=now
 wait_all "$tr2" "$ev2"
 expect_state "$tr2" COMPLETED

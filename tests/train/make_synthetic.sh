@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Writes a synthetic SQuAD v1.1 task to stdout: each context mixes two or
-# three "the <role> is <name> ." facts with filler sentences, and each fact
-# gets the question "who is the <role> ?" whose answer is <name>.  A model
-# must read the question to pick the right name among the context's names.
-# Usage: make_synthetic.sh PARAGRAPHS SEED [TITLE]   (pure awk: no Python at test time)
+# Writes a synthetic SQuAD v1.1 task to stdout: each context mixes FACTS
+# "the <role> is <name> ." sentences (distinct roles and names) with filler
+# sentences, and each fact gets the question "who is the <role> ?" whose
+# answer is <name>.  With one fact a model must find the name; with more it
+# must also read the question to pick the right one.
+# Usage: make_synthetic.sh PARAGRAPHS SEED [TITLE [FACTS]]   (awk: no Python at test time)
 set -euo pipefail
 n=${1:?paragraphs}
 seed=${2:?seed}
 title=${3:-synthetic}
-awk -v n="$n" -v seed="$seed" -v title="$title" 'BEGIN {
+facts=${4:-1}
+awk -v n="$n" -v seed="$seed" -v title="$title" -v facts="$facts" 'BEGIN {
     srand(seed)
     nr = split("captain doctor teacher pilot chef mayor judge farmer singer writer banker driver " \
                "painter nurse lawyer baker sailor coach", role, " ")
@@ -21,7 +23,7 @@ awk -v n="$n" -v seed="$seed" -v title="$title" 'BEGIN {
                "a train left the station at noon .|the garden was full of flowers .", filler, "|")
     printf "{\"version\": \"1.1\", \"data\": [{\"title\": \"%s\", \"paragraphs\": [", title
     for (p = 0; p < n; p++) {
-        k = 2 + int(rand() * 2)              # facts in this context
+        k = facts
         ns = k + 2 + int(rand() * 3)         # sentences in all
         for (i = 1; i <= nr; i++) used_r[i] = 0
         for (i = 1; i <= nn; i++) used_n[i] = 0

@@ -1,0 +1,42 @@
+/* What the C side of sq-train may ask of the CUDA backend beyond the
+ * sq_backend interface: its options (--precision, --padded), device facts
+ * for `sq-train bench`, and a device sync for timing.  Every function is weak
+ * here: NULL in a build without CUDA (CUDA=0 or no nvcc), so callers test
+ * the pointer and the CPU-only build references no CUDA symbol. */
+#ifndef SQ_TRAIN_CUDA_CUDA_H
+#define SQ_TRAIN_CUDA_CUDA_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "../model.h"
+
+typedef struct {
+    int bf16;   /* 1: bf16 matmul inputs (default); 0: fp32 throughout */
+    int padded; /* 1: compute every padded position, as padded trainers do */
+} sq_cuda_opts;
+
+/* Options for the backends created after the call (defaults: bf16, unpadded). */
+void sq_cuda_configure(const sq_cuda_opts *o) __attribute__((weak));
+
+typedef struct {
+    char name[256];
+    int sm;                  /* 90 for sm_90 */
+    double peak_bf16_tflops; /* dense bf16 tensor-core peak (0: unknown) */
+    size_t bytes_allocated;  /* device memory this backend holds (its peak: it never grows) */
+    size_t device_bytes_used, device_bytes_total; /* cudaMemGetInfo: all users of the device */
+} sq_cuda_info;
+
+/* Facts about the device of a backend created by sq_backend_cuda_new. */
+int sq_cuda_get_info(sq_backend *be, sq_cuda_info *out) __attribute__((weak));
+/* Waits for all work the backend has queued. */
+int sq_cuda_sync(sq_backend *be) __attribute__((weak));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,146 @@
+// nn.Linear on cuBLASLt.  Row-major X[N, C] is column-major C x N, so every
+// product is computed transposed in cuBLAS's column-major terms:
+//   forward   Y^T (OC x N) = W^T' (op T of the C x OC view) * X^T
+//   din       dX^T (C x N) = W (C x OC view) * dY^T
+//   dweight   dW^T (C x OC) = X^T * (dY^T)^T
+// cuBLASLt picks an algorithm per call from its heuristic, told the real
+// alignment of every pointer (the flat parameter buffer's tensors need not
+// be 256-byte aligned, cuBLASLt's default assumption).
+#include "common.cuh"
+
+extern "C" {
+#include "sq/error.h"
+}
+
+#include <cublasLt.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+struct sq_cu_blas {
+    cublasLtHandle_t lt;
+    void *ws;
+    size_t ws_size;
+};
+
+namespace {
+
+uint32_t alignment(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    uint32_t r = 256;
+    while (r > 4 && a % r) r >>= 1;
+    return r;
+}
+
+// D[m, n] (column-major, ld ldd) = op(A) op(B) + beta D (+ bias[m]).
+int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, bool ta, const void *B, int ldb, bool tb,
+         int m, int n, int k, float beta, const float *bias, cudaStream_t s) {
+    cudaDataType_t ab = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+    cublasLtMatmulDesc_t op = NULL;
+    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasStatus_t st;
+    int rc = -1;
+    cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    // The epilogue bias needs a 16-byte aligned vector; otherwise a kernel adds it.
+    bool epi_bias = bias && (uintptr_t)bias % 16 == 0;
+    uint32_t al_a = alignment(A), al_b = alignment(B), al_d = alignment(D);
+    cublasLtMatmulHeuristicResult_t res;
+    int found = 0;
+    const float alpha = 1.0f;
+#define LT(call)                                                                                                       \
+    do {                                                                                                               \
+        if ((st = (call)) != CUBLAS_STATUS_SUCCESS) goto done;                                                         \
+    } while (0)
+    LT(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
+    LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+    LT(cublasLtMatrixLayoutCreate(&la, ab, ta ? k : m, ta ? m : k, lda));
+    LT(cublasLtMatrixLayoutCreate(&lb, ab, tb ? n : k, tb ? k : n, ldb));
+    LT(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, m, n, ldd));
+    LT(cublasLtMatmulPreferenceCreate(&pref));
+    LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &h->ws_size,
+                                            sizeof h->ws_size));
+    LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a));
+    LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b));
+    LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d, sizeof al_d));
+    LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof al_d));
+    for (int attempt = 0; attempt < 2 && !found; attempt++) {
+        cublasLtEpilogue_t epi = epi_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+        LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+        if (epi_bias) {
+            cudaDataType_t bt = CUDA_R_32F;
+            LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+            LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
+        }
+        st = cublasLtMatmulAlgoGetHeuristic(h->lt, op, la, lb, lc, lc, pref, 1, &res, &found);
+        if (st != CUBLAS_STATUS_SUCCESS) found = 0;
+        if (!found && !epi_bias) break;
+        if (!found) epi_bias = false; // retry without the epilogue
+    }
+    if (!found) {
+        sq_err("cuBLASLt: no algorithm for %s %dx%dx%d (%c%c)", bf16 ? "bf16" : "fp32", m, n, k, ta ? 'T' : 'N',
+               tb ? 'T' : 'N');
+        goto out;
+    }
+    LT(cublasLtMatmul(h->lt, op, &alpha, A, la, B, lb, &beta, D, lc, D, lc, &res.algo, h->ws, h->ws_size, s));
+    if (bias && !epi_bias) cuda_add_bias(D, bias, n, m, s);
+    rc = 0;
+done:
+    if (rc) sq_err("cuBLASLt: %s (%s %dx%dx%d)", cublasLtGetStatusString(st), bf16 ? "bf16" : "fp32", m, n, k);
+out:
+#undef LT
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (lc) cublasLtMatrixLayoutDestroy(lc);
+    if (lb) cublasLtMatrixLayoutDestroy(lb);
+    if (la) cublasLtMatrixLayoutDestroy(la);
+    if (op) cublasLtMatmulDescDestroy(op);
+    return rc;
+}
+
+const void *pick(sq_cu_act a, int bf16) { return bf16 ? (const void *)a.h : (const void *)a.f; }
+
+} // namespace
+
+extern "C" int cuda_blas_new(size_t workspace_bytes, sq_cu_blas **out) {
+    sq_cu_blas *h = (sq_cu_blas *)sq_calloc(1, sizeof *h);
+    if (!h) return -1;
+    cublasStatus_t st = cublasLtCreate(&h->lt);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        free(h);
+        return sq_err("cuBLASLt: %s", cublasLtGetStatusString(st));
+    }
+    cudaError_t e = cudaMalloc(&h->ws, workspace_bytes);
+    if (e != cudaSuccess) {
+        cublasLtDestroy(h->lt);
+        free(h);
+        return sq_err("cuBLASLt workspace (%zu bytes): %s", workspace_bytes, cudaGetErrorString(e));
+    }
+    h->ws_size = workspace_bytes;
+    *out = h;
+    return 0;
+}
+
+extern "C" void cuda_blas_free(sq_cu_blas *h) {
+    if (!h) return;
+    cudaFree(h->ws);
+    cublasLtDestroy(h->lt);
+    free(h);
+}
+
+extern "C" int cuda_matmul_forward(sq_cu_blas *h, float *out, sq_cu_act in, sq_cu_act w, const float *b, int N, int C,
+                                   int OC, int bf16, cudaStream_t s) {
+    if (N < 1) return 0;
+    return gemm(h, bf16, out, OC, pick(w, bf16), C, true, pick(in, bf16), C, false, OC, N, C, 0.0f, b, s);
+}
+
+extern "C" int cuda_matmul_backward(sq_cu_blas *h, float *din, float *dw, float *db, sq_cu_act dout, sq_cu_act in,
+                                    sq_cu_act w, int N, int C, int OC, int din_accumulate, int bf16, double *partial,
+                                    cudaStream_t s) {
+    if (N < 1) return 0;
+    if (din && gemm(h, bf16, din, C, pick(w, bf16), C, false, pick(dout, bf16), OC, false, C, N, OC,
+                    din_accumulate ? 1.0f : 0.0f, NULL, s))
+        return -1;
+    if (gemm(h, bf16, dw, C, pick(in, bf16), C, false, pick(dout, bf16), OC, true, C, OC, N, 1.0f, NULL, s)) return -1;
+    if (db) cuda_colsum(db, dout.f, NULL, 0, partial, N, OC, s);
+    return 0;
+}
