@@ -131,7 +131,21 @@ $(B)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests $($(word 1,$(subst /, ,$*))_CFLAGS) -I$(word 1,$(subst /, ,$*)) -c $< -o $@
 
-tests: $(TEST_BIN)
+# The CUDA kernel harness (train/dev/*.cu, see docs/parts/cuda.md): linked
+# with the train objects, whose CPU layers are its references; built with the
+# tests so that CI compiles it.
+DEV_CU := $(if $(CUDA_ON),$(wildcard train/dev/*.cu))
+DEV_BIN := $(DEV_CU:train/dev/%.cu=$(B)/dev/%)
+$(B)/dev/%.o: train/dev/%.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -Ishared/include -Itrain -c $< -o $@
+$(B)/dev/%: $(B)/dev/%.o $(call tool_libobj,train) $(TRAIN_CU_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(train_LIBS) $(LDLIBS)
+dev-kernels: $(DEV_BIN)
+.PRECIOUS: $(B)/dev/%.o
+
+tests: $(TEST_BIN) $(DEV_BIN)
 
 # Fuzz targets: tests/fuzz/fuzz_*.c, built with clang's libFuzzer against the
 # library sources (and the tool sources they name in FUZZ_<name>_SRC).
@@ -154,7 +168,7 @@ test-san:
 	$(MAKE) SAN=1 all tests
 	SQ_BIN=build-san/bin SQ_BUILD=build-san tests/run.sh
 
-test-gpu: all
+test-gpu: all dev-kernels
 	tests/run-gpu.sh
 
 deps:
@@ -170,6 +184,6 @@ report:
 clean:
 	rm -rf build build-san build-fuzz bin
 
-.PHONY: all tests test test-san test-gpu deps demo report clean fuzz FORCE
+.PHONY: all tests test test-san test-gpu deps demo report clean fuzz dev-kernels FORCE
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -120,6 +120,12 @@ static void parse_args(int argc, char **argv, options *o) {
     if (o->predictions && from_logits) sq_die_usage("--predictions excludes --features and --logits");
     if (!o->predictions && !from_logits) sq_die_usage("give --predictions, or --features and --logits");
     if (from_logits && !(o->features && o->logits)) sq_die_usage("--features and --logits go together");
+    const char *outs[] = {o->output, o->nbest_out, o->odds_out};
+    for (int i = 0; i < 3; i++)
+        if (outs[i] && strcmp(outs[i], "-") == 0)
+            sq_die_usage("standard output carries the scores: name a file, not '-'");
+    if (o->predictions && !strcmp(o->dataset, "-") && !strcmp(o->predictions, "-"))
+        sq_die_usage("--dataset and --predictions cannot both read standard input");
     if (!from_logits && (o->output || o->nbest_out || o->odds_out || o->pp_opts_given))
         sq_die_usage("-o, --nbest-out, --null-odds-out, --n-best, --max-answer-length and "
                      "--null-score-diff-threshold need --features and --logits");
@@ -260,6 +266,8 @@ static float *logits_f32(const sq_st *st, const char *path, const char *name, si
         strcat(shape, "]");
         sq_die("%s: %s has shape %s, the features want [%zu, %zu]", path, name, shape, rows, width);
     }
+    if (t->dtype != SQ_F32 && t->dtype != SQ_F16 && t->dtype != SQ_BF16)
+        sq_die("%s: %s is %s, not a float tensor", path, name, sq_dtype_name(t->dtype));
     float *x = sq_malloc(rows * width * sizeof *x + 1);
     if (!x) sq_die_lib();
     if (sq_tensor_to_f32(t, x)) sq_die("%s: %s: %s", path, name, sq_errmsg());

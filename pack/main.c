@@ -132,9 +132,9 @@ int main(int argc, char **argv) {
     double mean = st.features ? (double)st.tokens / st.features : 0;
     double pad = st.features ? 1 - (double)st.tokens / ((double)st.features * c.window.max_seq) : 0;
     sq_info("%llu examples, %llu features, %llu tokens: mean length %.1f, max %u; padding %.1f%% of a padded "
-            "%u-token batch; %u questions cut to %u tokens; %u shards in %s (%.2f s)",
+            "%u-token batch; %u questions cut to %u tokens; %u shard%s in %s (%.2f s)",
             (unsigned long long)st.examples, (unsigned long long)st.features, (unsigned long long)st.tokens, mean,
-            st.max_len, 100 * pad, c.window.max_seq, st.truncated_questions, c.window.max_query, st.shards, outdir,
-            sq_now() - t0);
+            st.max_len, 100 * pad, c.window.max_seq, st.truncated_questions, c.window.max_query, st.shards,
+            st.shards == 1 ? "" : "s", outdir, sq_now() - t0);
     return SQ_EXIT_OK;
 }

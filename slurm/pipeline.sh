@@ -160,11 +160,12 @@ pack_up_to_date() {
     [ -f "$dir/manifest.json" ] || return 1
     want="$(sha256sum "$sqt" | cut -d' ' -f1) $max_seq $doc_stride $max_query"
     if command -v jq >/dev/null; then
-        have=$(jq -r '"\(.input_sha256) \(.max_seq) \(.doc_stride) \(.max_query)"' "$dir/manifest.json" 2>/dev/null) || return 1
+        have=$(jq -r '"\(.input.sha256) \(.options.max_seq) \(.options.doc_stride) \(.options.max_query)"' "$dir/manifest.json" 2>/dev/null) || return 1
     elif command -v python3 >/dev/null; then
         have=$(python3 -c 'import json, sys
 m = json.load(open(sys.argv[1]))
-print(m["input_sha256"], m["max_seq"], m["doc_stride"], m["max_query"])' "$dir/manifest.json" 2>/dev/null) || return 1
+o = m["options"]
+print(m["input"]["sha256"], o["max_seq"], o["doc_stride"], o["max_query"])' "$dir/manifest.json" 2>/dev/null) || return 1
     else
         return 1
     fi

@@ -2,14 +2,11 @@
  * HuggingFace tokenizers gives for bert-base-uncased (or -cased). */
 #include "job.h"
 #include "sq/cli.h"
-#include "sq/error.h"
 #include "sq/squad.h"
 #include "vocab.h"
 
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static void usage(void) {
     printf("usage: sq-tokenize --vocab VOCAB.txt [--cased] [--threads N] -o OUT.sqt INPUT.json\n"

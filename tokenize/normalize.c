@@ -15,8 +15,9 @@ static bool is_whitespace(uint32_t c) {
     }
 }
 
-/* unicode_categories' is_other: Cc, Cf, Cn, Co, Cs; BertNormalizer keeps
- * \t \n \r (they become spaces). */
+/* BertNormalizer's is_control: unicode_categories' is_other, which in
+ * practice is Cc, Cf, Co and Cs (HF keeps unassigned code points: measured
+ * over all of them), less \t \n \r (they become spaces). */
 static bool is_control(uint32_t c) {
     if (c == '\t' || c == '\n' || c == '\r') return false;
     switch (utf8proc_category((utf8proc_int32_t)c)) {

@@ -1,9 +1,11 @@
 /* What HuggingFace's BertNormalizer (clean_text, handle_chinese_chars,
  * strip_accents, lowercase) and BertPreTokenizer make of one code point.
- * Every step of BertNormalizer works char by char (NFD decomposes a char in
- * isolation apart from the reordering of combining marks, which only
- * matters for marks that strip_accents removes anyway), so the pipeline is
- * a per-code-point map plus a class for splitting. */
+ * Every step of BertNormalizer works char by char, NFD included except for
+ * its canonical reordering of combining marks; that reordering can only
+ * move marks strip_accents drops anyway, or the 25 spacing marks that have
+ * a combining class, none of which is in the BERT vocabularies (a word
+ * holding one is [UNK] in either order).  So the pipeline is a map per code
+ * point plus a class for splitting. */
 #ifndef SQ_TOKENIZE_NORMALIZE_H
 #define SQ_TOKENIZE_NORMALIZE_H
 
@@ -17,8 +19,8 @@ enum {
     NC_PUNCT = 2, /* a word of its own (BertPreTokenizer isolates punctuation) */
 };
 
-/* The most chars one code point becomes (NFD of a Hangul syllable or a
- * precomposed Greek letter gives at most 4; lowercase adds one). */
+/* The most chars one code point becomes: canonical decompositions are at
+ * most 4 code points long (lowercasing keeps the count, see normalize.c). */
 #define NORM_MAX 8
 
 typedef struct {

@@ -13,13 +13,17 @@
  * that a lookup never has to build the prefixed string. */
 #define FNV_SEED 2166136261u
 static uint32_t fnv(uint32_t h, const char *s, size_t n) {
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (size_t i = 0; i < n; i++) h = vocab_hash_step(h, (unsigned char)s[i]);
     return h;
 }
-static uint32_t cont_seed(void) { return fnv(FNV_SEED, "##", 2); }
+
+uint32_t vocab_hash_seed(bool cont) { return cont ? fnv(FNV_SEED, "##", 2) : FNV_SEED; }
 
 long vocab_find(const vocab *v, bool cont, const char *s, size_t len) {
-    uint32_t h = fnv(cont ? cont_seed() : FNV_SEED, s, len);
+    return vocab_find_hashed(v, fnv(vocab_hash_seed(cont), s, len), cont, s, len);
+}
+
+long vocab_find_hashed(const vocab *v, uint32_t h, bool cont, const char *s, size_t len) {
     size_t klen = len + (cont ? 2 : 0);
     for (size_t i = h & v->mask;; i = (i + 1) & v->mask) {
         const vocab_slot *e = &v->slots[i];

@@ -34,4 +34,11 @@ void vocab_free(vocab *v);
 /* The id of bytes s[0..len), with "##" in front when cont; -1 if absent. */
 long vocab_find(const vocab *v, bool cont, const char *s, size_t len);
 
+/* The same with the hash already known: WordPiece tries every prefix of a
+ * word from the longest down, and the hash of each prefix comes from one
+ * pass over the word (vocab_hash_step from vocab_hash_seed). */
+uint32_t vocab_hash_seed(bool cont);
+static inline uint32_t vocab_hash_step(uint32_t h, unsigned char byte) { return (h ^ byte) * 16777619u; }
+long vocab_find_hashed(const vocab *v, uint32_t hash, bool cont, const char *s, size_t len);
+
 #endif

@@ -10,9 +10,16 @@ size_t wordpiece(const vocab *v, const char *bytes, const uint32_t *start, size_
          * search there instead of at the end of the word. */
         size_t e = n;
         while (e > s + 1 && start[e] - start[s] > v->max_piece) e--;
+        /* The hash of every prefix in one pass: hash[b] covers b bytes. */
+        uint32_t hash[4 * WORDPIECE_MAX_CHARS + 1];
+        const char *p = bytes + start[s];
+        size_t nb = start[e] - start[s];
+        hash[0] = vocab_hash_seed(s > 0);
+        for (size_t b = 0; b < nb; b++) hash[b + 1] = vocab_hash_step(hash[b], (unsigned char)p[b]);
         long id = -1;
         for (; e > s; e--) {
-            id = vocab_find(v, s > 0, bytes + start[s], start[e] - start[s]);
+            size_t len = start[e] - start[s];
+            id = vocab_find_hashed(v, hash[len], s > 0, p, len);
             if (id >= 0) break;
         }
         if (id < 0) goto unknown;

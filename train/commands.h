@@ -6,5 +6,6 @@
 int sq_cmd_train(int argc, char **argv);
 int sq_cmd_predict(int argc, char **argv);
 int sq_cmd_replay(int argc, char **argv);
+int sq_cmd_bench(int argc, char **argv);
 
 #endif

@@ -24,13 +24,20 @@ static double activations(const sq_bert_config *c, int rows, int T) {
     return 4 * floats;
 }
 
-static holding holds(const sq_dist *d, sq_strategy s, int rank, double act) {
-    double P = 4.0 * (double)d->n, own = 4.0 * (double)(d->shard[rank + 1] - d->shard[rank]), layer = 0;
+/* Bytes of the largest layer (fsdp's unit of gathering). */
+static double largest_layer(const sq_dist *d) {
+    double layer = 0;
     for (int l = -1; l <= d->model_layers; l++) {
         size_t lo, hi;
         sq_model_layer_range(d->be->model, l, &lo, &hi);
         if (4.0 * (double)(hi - lo) > layer) layer = 4.0 * (double)(hi - lo);
     }
+    return layer;
+}
+
+static holding holds(const sq_dist *d, sq_strategy s, int rank, double act) {
+    double P = 4.0 * (double)d->n, own = 4.0 * (double)(d->shard[rank + 1] - d->shard[rank]);
+    double layer = largest_layer(d);
     /* Beyond its shard: zero2 a bucket in flight, fsdp the layer in use and
      * the prefetched one (parameters) and the layer just computed (gradients). */
     double rest = P - own, bucket = (double)d->bucket_bytes < rest ? (double)d->bucket_bytes : rest;
@@ -52,9 +59,12 @@ void sq_dist_mem_report(const sq_dist *d, int micro_rows, int max_T, bool quiet)
     int r = d->launch.rank, W = d->launch.world;
     double act = activations(&d->be->model->cfg, micro_rows, max_T), P = 4.0 * (double)d->n;
     holding h = holds(d, d->strat, r, act);
+    double shard = sq_dist_sharded(d) ? 4.0 * (double)(d->shard[r + 1] - d->shard[r]) : P;
+    double window = d->strat == SQ_ZERO2 ? (double)d->bucket_bytes : d->strat == SQ_FSDP ? largest_layer(d) : 0;
     sq_info("memory: rank %d/%d %s holds params=%.0f grads=%.0f optimizer=%.0f activations=%.0f total=%.0f bytes "
-            "(%.1f MiB)", r, W, sq_strategy_name(d->strat), h.params, h.grads, h.optimizer, h.activations, total(h),
-            total(h) / 1048576);
+            "(%.1f MiB); its part of the flat buffer shard=%.0f of %.0f, window=%.0f", r, W,
+            sq_strategy_name(d->strat), h.params, h.grads, h.optimizer, h.activations, total(h), total(h) / 1048576,
+            shard, P, window);
     if (d->host && sq_dist_sharded(d))
         sq_info("memory: rank %d: the %s backend still allocates params=%.0f grads=%.0f optimizer=%.0f bytes; it "
                 "never touches the moments outside its shard%s", r, d->be->name, P, P, 2 * P,

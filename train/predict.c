@@ -3,6 +3,7 @@
  * past max_seq) are -inf, so they are never chosen. */
 #include "backend.h"
 #include "commands.h"
+#include "device_opts.h"
 #include "loader.h"
 
 #include "sq/cli.h"
@@ -19,17 +20,20 @@
 static const char usage[] =
     "usage: sq-train predict --init MODEL [--config C] --data FEATDIR -o LOGITS.safetensors\n"
     "                        [--batch-size N] [--device cpu|cuda] [--threads N]\n"
+    "                        [--precision bf16|fp32] [--padded]\n"
     "Writes start_logits and end_logits, float32 [features, max_seq], -inf past each\n"
     "feature's length.\n";
 
 int sq_cmd_predict(int argc, char **argv) {
     const char *init = NULL, *config = NULL, *data = NULL, *out = NULL, *device = "cpu";
     long batch = 32, threads = 0;
-    enum { O_INIT = 256, O_CONFIG, O_DATA, O_BATCH, O_DEV, O_THR };
+    enum { O_INIT = 256, O_CONFIG, O_DATA, O_BATCH, O_DEV, O_THR, O_PREC, O_PADDED };
     static const struct option opts[] = {
         {"init", 1, 0, O_INIT}, {"config", 1, 0, O_CONFIG}, {"data", 1, 0, O_DATA}, {"output", 1, 0, 'o'},
         {"batch-size", 1, 0, O_BATCH}, {"device", 1, 0, O_DEV}, {"threads", 1, 0, O_THR},
-        {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0}};
+        {"precision", 1, 0, O_PREC}, {"padded", 0, 0, O_PADDED}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0}};
+    const char *precision = NULL;
+    bool padded = false;
     int c;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
@@ -39,6 +43,8 @@ int sq_cmd_predict(int argc, char **argv) {
         case 'o': out = optarg; break;
         case O_BATCH: batch = sq_opt_long("--batch-size", optarg, 1, 1 << 16); break;
         case O_DEV: device = optarg; break;
+        case O_PREC: precision = optarg; break;
+        case O_PADDED: padded = true; break;
         case O_THR: threads = sq_opt_long("--threads", optarg, 1, 4096); break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': sq_print_version(); return 0;
@@ -49,6 +55,7 @@ int sq_cmd_predict(int argc, char **argv) {
     if (!init || !data || !out) sq_die_usage("predict needs --init, --data and -o");
     if (strcmp(device, "cpu") && strcmp(device, "cuda"))
         sq_die_usage("--device: \"%s\" is not cpu or cuda", device);
+    sq_device_options(device, precision, padded);
     sq_train_set_threads((int)threads);
 
     sq_features *feat;

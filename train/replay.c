@@ -4,6 +4,7 @@
  * as in HF (hf_padded_logits). */
 #include "backend.h"
 #include "commands.h"
+#include "device_opts.h"
 #include "replay.h"
 #include "step.h"
 
@@ -22,6 +23,7 @@ static const char usage[] =
     "usage: sq-train replay --init MODEL [--config C] --batches B.safetensors --steps K --lr LR\n"
     "                       --warmup-steps W --weight-decay WD --max-grad-norm G\n"
     "                       [--hidden-dropout P] [--attention-dropout P] [--seed N] [--device cpu|cuda]\n"
+    "                       [--precision bf16|fp32] [--padded]\n"
     "                       [--threads N] -o OUTDIR\n"
     "Runs K AdamW steps on the batches input_ids_K, token_type_ids_K, attention_mask_K,\n"
     "start_positions_K, end_positions_K and writes OUTDIR/forward.safetensors (step-0 logits\n"
@@ -179,16 +181,21 @@ int sq_cmd_replay(int argc, char **argv) {
     long steps = -1, warmup = -1, threads = 0;
     sq_optim_defaults(&r.optim);
     r.optim.lr = -1;
-    enum { O_INIT = 256, O_CONFIG, O_BATCHES, O_STEPS, O_LR, O_WARMUP, O_WD, O_CLIP, O_HD, O_AD, O_SEED, O_DEV, O_THR };
+    enum { O_INIT = 256, O_CONFIG, O_BATCHES, O_STEPS, O_LR, O_WARMUP, O_WD, O_CLIP, O_HD, O_AD, O_SEED, O_DEV, O_THR, O_PREC, O_PADDED };
     static const struct option opts[] = {
         {"init", 1, 0, O_INIT}, {"config", 1, 0, O_CONFIG}, {"batches", 1, 0, O_BATCHES},
         {"steps", 1, 0, O_STEPS}, {"lr", 1, 0, O_LR}, {"warmup-steps", 1, 0, O_WARMUP},
         {"weight-decay", 1, 0, O_WD}, {"max-grad-norm", 1, 0, O_CLIP}, {"hidden-dropout", 1, 0, O_HD},
         {"attention-dropout", 1, 0, O_AD}, {"seed", 1, 0, O_SEED}, {"device", 1, 0, O_DEV},
-        {"threads", 1, 0, O_THR}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0}};
+        {"threads", 1, 0, O_THR}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'},
+        {"precision", 1, 0, O_PREC}, {"padded", 0, 0, O_PADDED}, {0}};
+    const char *precision = NULL;
+    bool padded = false;
     int c;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         switch (c) {
+        case O_PREC: precision = optarg; break;
+        case O_PADDED: padded = true; break;
         case O_INIT: r.init = optarg; break;
         case O_CONFIG: r.config = optarg; break;
         case O_BATCHES: r.batches = optarg; break;
@@ -213,6 +220,7 @@ int sq_cmd_replay(int argc, char **argv) {
         sq_die_usage("replay needs --init, --batches, --steps, --lr, --warmup-steps and -o");
     if (strcmp(r.device, "cpu") && strcmp(r.device, "cuda"))
         sq_die_usage("--device: \"%s\" is not cpu or cuda", r.device);
+    sq_device_options(r.device, precision, padded);
     sq_train_set_threads((int)threads);
     r.steps = (int)steps;
     r.optim.warmup_steps = warmup;

@@ -6,6 +6,7 @@
 #include "checkpoint.h"
 #include "commands.h"
 #include "dev_eval.h"
+#include "device_opts.h"
 #include "loader.h"
 #include "metrics.h"
 #include "step.h"
@@ -53,6 +54,8 @@ static const char usage[] =
     "  --attention-dropout P   override the config's attention_probs_dropout_prob\n"
     "  --seed N                initialisation, shuffle and dropout (default 42)\n"
     "  --device cpu|cuda       backend (default cpu)\n"
+    "  --precision bf16|fp32   cuda: bf16 matmul inputs (default) or fp32 throughout\n"
+    "  --padded                cuda: compute padded positions too (default: real tokens only)\n"
     "  --threads N             CPU threads (default: all)\n"
     "  --checkpoint-every N    checkpoint every N steps (default 0: only on a signal)\n"
     "  --resume                continue from RUNDIR's newest checkpoint\n"
@@ -62,10 +65,10 @@ static const char usage[] =
     "SIGUSR1 or SIGTERM: finish the step, checkpoint, exit 75.\n";
 
 typedef struct {
-    const char *data, *eval_data, *eval_dataset, *init, *config, *out, *device;
+    const char *data, *eval_data, *eval_dataset, *init, *config, *out, *device, *precision;
     long epochs, max_steps, batch, accum, warmup_steps, seed, threads, ckpt_every, log_every, profile;
     double lr, warmup, wd, clip, hdrop, adrop;
-    bool resume, quiet;
+    bool resume, quiet, padded;
     int world, rank;
 } train_opts;
 
@@ -77,7 +80,7 @@ static void parse(int argc, char **argv, train_opts *o) {
                       .seed = 42, .log_every = 10, .lr = 3e-5, .warmup = 0.1, .wd = 0.01, .clip = 1.0,
                       .hdrop = -1, .adrop = -1, .world = 1};
     enum { O_DATA = 256, O_EDATA, O_EDS, O_INIT, O_CONFIG, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_ACCUM, O_LR, O_WARMUP,
-           O_WSTEPS, O_WD, O_CLIP, O_HD, O_AD, O_SEED, O_DEV, O_THR, O_CKPT, O_RESUME, O_LOG, O_PROF };
+           O_WSTEPS, O_WD, O_CLIP, O_HD, O_AD, O_SEED, O_DEV, O_THR, O_CKPT, O_RESUME, O_LOG, O_PROF, O_PREC, O_PADDED };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA}, {"eval-data", 1, 0, O_EDATA}, {"eval-dataset", 1, 0, O_EDS},
         {"init", 1, 0, O_INIT}, {"config", 1, 0, O_CONFIG}, {"output", 1, 0, 'o'}, {"epochs", 1, 0, O_EPOCHS},
@@ -87,7 +90,7 @@ static void parse(int argc, char **argv, train_opts *o) {
         {"attention-dropout", 1, 0, O_AD}, {"seed", 1, 0, O_SEED}, {"device", 1, 0, O_DEV},
         {"threads", 1, 0, O_THR}, {"checkpoint-every", 1, 0, O_CKPT}, {"resume", 0, 0, O_RESUME},
         {"log-every", 1, 0, O_LOG}, {"profile", 2, 0, O_PROF}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-        {"version", 0, 0, 'V'}, {0}};
+        {"version", 0, 0, 'V'}, {"precision", 1, 0, O_PREC}, {"padded", 0, 0, O_PADDED}, {0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -110,6 +113,8 @@ static void parse(int argc, char **argv, train_opts *o) {
         case O_AD: o->adrop = sq_opt_double("--attention-dropout", optarg, 0, 0.99); break;
         case O_SEED: o->seed = sq_opt_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
         case O_DEV: o->device = optarg; break;
+        case O_PREC: o->precision = optarg; break;
+        case O_PADDED: o->padded = true; break;
         case O_THR: o->threads = sq_opt_long("--threads", optarg, 1, 4096); break;
         case O_CKPT: o->ckpt_every = sq_opt_long("--checkpoint-every", optarg, 0, 1L << 31); break;
         case O_RESUME: o->resume = true; break;
@@ -128,6 +133,7 @@ static void parse(int argc, char **argv, train_opts *o) {
     if (!o->out) sq_die_usage("-o RUNDIR is required");
     if (!o->init && !o->config) sq_die_usage("give --init MODEL or --config CONFIG.json");
     if (!!o->eval_data != !!o->eval_dataset) sq_die_usage("--eval-data and --eval-dataset go together");
+    sq_device_options(o->device, o->precision, o->padded);
     if (o->batch % (o->accum * o->world))
         sq_die_usage("--batch-size %ld is not a multiple of --grad-accum %ld x %d ranks", o->batch, o->accum, o->world);
 }

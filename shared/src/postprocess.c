@@ -246,9 +246,13 @@ int sq_postprocess(const sq_squad *s, const sq_pp_feature *features, size_t n_fe
             return sq_err("feature %zu: question index %u out of range", f, features[f].question);
         if (features[f].len > width)
             return sq_err("feature %zu: %u tokens, but the logits have %zu positions", f, features[f].len, width);
-        for (size_t i = 0; i < width; i++)
-            if (!isfinite(start_logits[f * width + i]) || !isfinite(end_logits[f * width + i]))
-                return sq_err("feature %zu: logit %zu is not finite", f, i);
+        for (size_t i = 0; i < width; i++) {
+            /* -inf is a fine logit (sq-train predict writes it past each
+             * feature's end); NaN and +inf would poison the softmax. */
+            float a = start_logits[f * width + i], b = end_logits[f * width + i];
+            if (isnan(a) || isnan(b) || a == INFINITY || b == INFINITY)
+                return sq_err("feature %zu: logit %zu is NaN or +inf", f, i);
+        }
     }
     sq_pp_result *r = sq_calloc(1, sizeof *r);
     /* features_per_example: a counting sort by question keeps feature order. */

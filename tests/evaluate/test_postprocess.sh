@@ -74,6 +74,10 @@ expect_fail 1 "rows.st: start_logits has shape \[2, 128\], the features want \[$
 mk_st "$T/one.st" "{\"start_logits\":{\"dtype\":\"F32\",\"shape\":[$nf,128],\"data_offsets\":[0,$((nf * 512))]}}" $((nf * 512))
 expect_fail 1 "one.st: no tensor 'end_logits'" \
     "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$T/one.st" -o "$T/never.json"
+mk_st "$T/int.st" "{\"start_logits\":{\"dtype\":\"I32\",\"shape\":[$nf,128],\"data_offsets\":[0,$((nf * 512))]},\
+\"end_logits\":{\"dtype\":\"F32\",\"shape\":[$nf,128],\"data_offsets\":[$((nf * 512)),$((nf * 1024))]}}" $((nf * 1024))
+expect_fail 1 "int.st: start_logits is I32, not a float tensor" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$T/int.st" -o "$T/never.json"
 "$SQ_BIN/sq-pack" -q --max-seq 96 --doc-stride 32 --max-query 32 -o "$T/v1.short" "$T/v1.sqt"
 expect_fail 1 "start_logits has shape \[$nf, 128\], the features want \[[0-9]+, 96\]" \
     "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.short" -l "$F/pp_v1_logits.safetensors" -o "$T/never.json"

@@ -131,7 +131,8 @@ static void test_ties(void **state) {
 
 static const char data_v2[] =
     "{\"version\": \"v2.0\", \"data\": [{\"title\": \"t\", \"paragraphs\": [{\"context\": \"h\\u00e9llo w\\u00f6rld "
-    "\\u00fcn\\u00ef\", \"qas\": [{\"id\": \"q0\", \"question\": \"?\", \"answers\": [], \"is_impossible\": true}]}]}]}";
+    "\\u00fcn\\u00ef\", \"qas\": [{\"id\": \"q0\", \"question\": \"?\", \"answers\": [], "
+    "\"is_impossible\": true}]}]}]}";
 
 /* v2.0: the null score is the minimum over features; it is compared with
  * the best span through the threshold, and added back when n_best cut it. */
@@ -224,11 +225,16 @@ static void test_errors(void **state) {
     sq_pp_result *r;
     st[6] = NAN;
     assert_int_equal(sq_postprocess(s, &f, 1, st, en, W, &o, &r), -1);
-    assert_string_equal(sq_errmsg(), "feature 0: logit 6 is not finite");
+    assert_string_equal(sq_errmsg(), "feature 0: logit 6 is NaN or +inf");
     assert_null(r);
     st[6] = 0;
     en[1] = INFINITY;
     assert_int_equal(sq_postprocess(s, &f, 1, st, en, W, &o, &r), -1);
+    /* -inf, as sq-train predict writes past a feature's end, is fine. */
+    en[1] = -INFINITY;
+    st[7] = en[7] = -INFINITY;
+    assert_int_equal(sq_postprocess(s, &f, 1, st, en, W, &o, &r), 0);
+    sq_pp_free(r);
     en[1] = 0;
     assert_int_equal(sq_postprocess(s, &f, 1, st, en, 6, &o, &r), -1);
     assert_string_equal(sq_errmsg(), "feature 0: 7 tokens, but the logits have 6 positions");

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "predictions.h"
 #include "sq/error.h"
@@ -41,9 +42,13 @@ static json_t *fixture(const char *name) {
     return j;
 }
 
+/* ../shared, when there: the tests that need it skip otherwise. */
 static const char *shared_dir(void) {
     const char *s = getenv("SQ_SHARED");
-    return s && *s ? s : NULL;
+    char p[4096];
+    if (!s || !*s) return NULL;
+    snprintf(p, sizeof p, "%s/data/squad/dev-v1.1.reconstructed.json", s);
+    return access(p, R_OK) == 0 ? s : NULL;
 }
 
 /* ranges [[a, b], ...] into a bitmap over all code points */
@@ -53,8 +58,8 @@ static uint8_t *bitmap(const json_t *ranges) {
     size_t i;
     const json_t *r;
     json_array_foreach(ranges, i, r) {
-        for (json_int_t c = json_integer_value(json_array_get(r, 0)); c <= json_integer_value(json_array_get(r, 1)); c++)
-            m[c] = 1;
+        json_int_t lo = json_integer_value(json_array_get(r, 0)), hi = json_integer_value(json_array_get(r, 1));
+        for (json_int_t c = lo; c <= hi; c++) m[c] = 1;
     }
     return m;
 }
@@ -73,7 +78,8 @@ static void test_unicode_properties(void **state) {
     json_array_foreach(json_object_get(u, "lower"), i, row) {
         json_int_t c = json_integer_value(json_array_get(row, 0));
         lower[c][0] = (uint32_t)json_array_size(row) - 1;
-        for (size_t k = 1; k < json_array_size(row); k++) lower[c][k] = (uint32_t)json_integer_value(json_array_get(row, k));
+        for (size_t k = 1; k < json_array_size(row); k++)
+            lower[c][k] = (uint32_t)json_integer_value(json_array_get(row, k));
     }
     size_t bad = 0, checked = 0;
     for (uint32_t c = 0; c < 0x110000; c++) {
@@ -123,8 +129,8 @@ static void test_pairs(void **state) {
                   em == json_real_value(json_array_get(r, 2)) && f1 == json_real_value(json_array_get(r, 3)) &&
                   f2 == json_real_value(json_array_get(r, 4));
         if (!ok && bad++ < 10)
-            print_error("row %zu: pred '%s' gold '%s': normalised '%s' (want '%s'), em %g f1 %.17g f1v2 %.17g\n", i, p, g,
-                        norm, json_string_value(jn), em, f1, f2);
+            print_error("row %zu: pred '%s' gold '%s': normalised '%s' (want '%s'), em %g f1 %.17g f1v2 %.17g\n", i,
+                        p, g, norm, json_string_value(jn), em, f1, f2);
         free(norm);
     }
     print_message("%zu pairs\n", json_array_size(rows));

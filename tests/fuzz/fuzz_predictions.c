@@ -13,8 +13,9 @@
 #include <string.h>
 
 static const char v1[] =
-    "{\"version\": \"1.1\", \"data\": [{\"title\": \"t\", \"paragraphs\": [{\"context\": \"The \\u03a3 caf\\u00e9 a an.\","
-    " \"qas\": [{\"id\": \"a\", \"question\": \"?\", \"answers\": [{\"text\": \"The \\u03a3\", \"answer_start\": 0},"
+    "{\"version\": \"1.1\", \"data\": [{\"title\": \"t\", \"paragraphs\": [{\"context\": "
+    "\"The \\u03a3 caf\\u00e9 a an.\", \"qas\": [{\"id\": \"a\", \"question\": \"?\", \"answers\": "
+    "[{\"text\": \"The \\u03a3\", \"answer_start\": 0},"
     " {\"text\": \"caf\\u00e9 a\", \"answer_start\": 6}]}, {\"id\": \"b\", \"question\": \"?\", \"answers\": "
     "[{\"text\": \"an.\", \"answer_start\": 13}]}]}]}]}";
 static const char v2[] =
@@ -26,7 +27,8 @@ static const char v2[] =
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
     static sq_squad *sets[2];
-    if (!sets[0] && (sq_squad_loadb("v1", v1, sizeof v1 - 1, &sets[0]) || sq_squad_loadb("v2", v2, sizeof v2 - 1, &sets[1])))
+    if (!sets[0] &&
+        (sq_squad_loadb("v1", v1, sizeof v1 - 1, &sets[0]) || sq_squad_loadb("v2", v2, sizeof v2 - 1, &sets[1])))
         abort();
     const sq_squad *s = sets[data[0] & 1];
     const char *buf = (const char *)data + 1;

@@ -8,12 +8,15 @@
 #      its train job, sent USR1 mid-run (as Slurm's time-limit warning does),
 #      checkpoints, requeues itself, resumes, and ends with a model bitwise
 #      identical to the uninterrupted run's;
-#   3. a failed stage cancels every stage after it (--kill-on-invalid-dep).
+#   3. a train job cancelled with scancel (TERM, as preemption sends) writes a
+#      checkpoint; the same pipeline command again resumes it to the same model;
+#   4. a failed stage cancels every stage after it (--kill-on-invalid-dep).
 # Everything started is stopped at exit, also on failure.  Exit 77 (skip),
 # with the commands and errors, when Slurm cannot run on this machine.
 # Run by tests/run.sh when SQ_SLURM_TEST=1, or alone: tests/slurm/run.sh
-# (SQ_SLURM_TRAIN_TASKS=N: the train job's tasks [2]; SQ_SLURM_TRAIN_STEPS=N:
-# its steps [240]; SQ_SLURM_KEEP=1 keeps the scratch folder with every log).
+# (SQ_SLURM_TRAIN_TASKS=N: the train job's tasks [2, or 1 while sq-train cannot
+# train distributed]; SQ_SLURM_TRAIN_STEPS=N: its steps [160];
+# SQ_SLURM_KEEP=1 keeps the scratch folder with every log).
 source "$(dirname "$0")/../lib.sh"
 here=$SQ_ROOT/tests/slurm
 source "$here/cluster.sh"
@@ -30,6 +33,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT   # tests/run.sh's timeout: still stop everything
 
 # skip_because WHAT: Slurm cannot run here; says why (WHAT, then the evidence
 # collected in $T/why) and exits 77.
@@ -48,11 +52,13 @@ slurm_install >"$T/why" 2>&1 || skip_because "could not install slurm-wlm and mu
 slurm_start "$cluster" >"$T/why" 2>&1 || skip_because "could not start a one-node cluster"
 echo "cluster up: $(sinfo -h -o '%P %D %T %c CPUs')"
 
-# --- the synthetic task: a 2-layer, hidden-64 BERT trained from scratch
+# --- the synthetic task (tests/train/make_synthetic.sh: "the <role> is
+# <name> ." among filler sentences, "who is the <role> ?") and a 2-layer,
+# hidden-64 BERT trained from scratch
 data=$T/data
 mkdir -p "$data"
-"$here/synthetic.sh" 1 400 >"$data/train.json"
-"$here/synthetic.sh" 2 60 >"$data/dev.json"
+"$SQ_ROOT/tests/train/make_synthetic.sh" 400 1 train >"$data/train.json"
+"$SQ_ROOT/tests/train/make_synthetic.sh" 60 2 dev >"$data/dev.json"
 cat >"$data/config.json" <<EOF
 {"architectures": ["BertForQuestionAnswering"], "model_type": "bert", "vocab_size": $(wc -l <"$VOCAB"),
  "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 256,
@@ -60,8 +66,11 @@ cat >"$data/config.json" <<EOF
  "max_position_embeddings": 128, "type_vocab_size": 2, "initializer_range": 0.02,
  "layer_norm_eps": 1e-12, "pad_token_id": 0}
 EOF
-ntasks=${SQ_SLURM_TRAIN_TASKS:-2}
-steps=${SQ_SLURM_TRAIN_STEPS:-240}
+# Two ranks once sq-train can train distributed (--strategy), else one.
+if [ -n "${SQ_SLURM_TRAIN_TASKS:-}" ]; then ntasks=$SQ_SLURM_TRAIN_TASKS
+elif [[ $("$SQ_BIN/sq-train" --help 2>&1) == *--strategy* ]]; then ntasks=2
+else ntasks=1; echo "note: this sq-train has no --strategy (distributed training): the train job runs 1 task"; fi
+steps=${SQ_SLURM_TRAIN_STEPS:-160}
 pipeline=(bash "$SQ_ROOT/slurm/pipeline.sh" --bin "$SQ_BIN" --vocab "$VOCAB"
           --train "$data/train.json" --dev "$data/dev.json" --config "$data/config.json"
           --max-seq 64 --doc-stride 32 --max-query 16
@@ -88,6 +97,20 @@ expect_after() {
     local s e
     s=$(field "$1" StartTime) e=$(field "$2" EndTime)
     [[ ! $s < $e ]] || fail "job $1 started at $s, before job $2 ended at $e"
+}
+
+# wait_checkpoint JOB RUNDIR: waits until training is under way (a checkpoint
+# exists) and not over (no model yet), so that a signal lands mid-run.
+wait_checkpoint() {
+    local t0=$SECONDS st
+    until [ -n "$(ls -d "$2/checkpoints/step-"* 2>/dev/null)" ]; do
+        st=$(field "$1" JobState)
+        [ "$st" = RUNNING ] || [ "$st" = PENDING ] ||
+            fail "train job $1 is $st: $(cat "$(field "$1" StdOut)" 2>/dev/null)"
+        [ $((SECONDS - t0)) -lt 120 ] || fail "no checkpoint in $2 after 2 minutes"
+        sleep 0.2
+    done
+    [ ! -f "$2/model.safetensors" ] || fail "training finished before it could be signalled: raise SQ_SLURM_TRAIN_STEPS"
 }
 
 # --- 1. the whole chain, in order
@@ -122,16 +145,7 @@ for s in tokenize-train tokenize-dev pack-train pack-dev; do
 done
 tr2=$(job_of train "$T/p2.out") ev2=$(job_of eval "$T/p2.out")
 [ -n "$tr2" ] && [ -n "$ev2" ] || fail "run 2 did not submit train and eval"
-# Signal once training is under way: a checkpoint exists, the model not yet.
-t0=$SECONDS
-until [ -n "$(ls -d "$T/run2/checkpoints/step-"* 2>/dev/null)" ]; do
-    [ -f "$T/run2/model.safetensors" ] && fail "training finished before it could be signalled: raise SQ_SLURM_TRAIN_STEPS"
-    [ "$(field "$tr2" JobState)" = RUNNING ] || [ "$(field "$tr2" JobState)" = PENDING ] ||
-        fail "train job $tr2 is $(field "$tr2" JobState): $(cat "$T/work/logs/sq-train-$tr2.out")"
-    [ $((SECONDS - t0)) -lt 120 ] || fail "no checkpoint in $T/run2 after 2 minutes"
-    sleep 0.2
-done
-[ ! -f "$T/run2/model.safetensors" ] || fail "training finished before it could be signalled: raise SQ_SLURM_TRAIN_STEPS"
+wait_checkpoint "$tr2" "$T/run2"
 scancel --batch --signal=USR1 "$tr2"
 echo "sent USR1 to train job $tr2"
 # Slurm holds a requeued job back for two minutes; let it start at once.
@@ -162,15 +176,34 @@ h1=$(sha256sum <"$T/run1/model.safetensors") h2=$(sha256sum <"$T/run2/model.safe
 cmp -s "$T/run1/dev-eval.json" "$T/run2/dev-eval.json" || fail "the two runs' scores differ"
 echo "requeued run ended with the same model (sha256 ${h1%% *})"
 
-# --- 3. a failed stage cancels the rest
-echo "== run 3: a failing stage"
+# --- 3. a cancelled (TERM) train job checkpoints; the same pipeline again resumes it
+echo "== run 3: scancel during training, then the pipeline again"
+"${pipeline[@]}" --work "$T/work" --run-dir "$T/run3" | tee "$T/p3.out"
+tr3=$(job_of train "$T/p3.out") ev3=$(job_of eval "$T/p3.out")
+wait_checkpoint "$tr3" "$T/run3"
+scancel "$tr3"
+wait_all "$tr3" "$ev3"
+expect_state "$tr3" CANCELLED
+expect_state "$ev3" CANCELLED
+grep -q "checkpoint at step" "$T/work/logs/sq-train-$tr3.out" || fail "sq-train wrote no checkpoint on TERM"
+"${pipeline[@]}" --work "$T/work" --run-dir "$T/run3" | tee "$T/p3b.out"
+tr3=$(job_of train "$T/p3b.out") ev3=$(job_of eval "$T/p3b.out")
+wait_all "$tr3" "$ev3"
+expect_state "$tr3" COMPLETED
+expect_state "$ev3" COMPLETED
+grep -q -- "--resume" "$T/work/logs/sq-train-$tr3.out" || fail "the second train job did not resume"
+[ "$(sha256sum <"$T/run3/model.safetensors")" = "$h1" ] || fail "the resumed run's model differs from the uninterrupted one's"
+echo "cancelled and resubmitted run ended with the same model"
+
+# --- 4. a failed stage cancels the rest
+echo "== run 4: a failing stage"
 mkdir -p "$T/bad"
 printf '{"version": "1.1", "data": [' >"$T/bad/train.json"
-"${pipeline[@]}" --work "$T/work-bad" --run-dir "$T/run3" --train "$T/bad/train.json" | tee "$T/p3.out"
-tt3=$(job_of tokenize-train "$T/p3.out") pt3=$(job_of pack-train "$T/p3.out")
-tr3=$(job_of train "$T/p3.out") ev3=$(job_of eval "$T/p3.out")
-wait_all "$tt3" "$pt3" "$tr3" "$ev3"
-expect_state "$tt3" FAILED
-for j in "$pt3" "$tr3" "$ev3"; do expect_state "$j" CANCELLED; done
-[ ! -e "$T/run3" ] || fail "a cancelled train job left $T/run3"
-echo "ok: chain in order, reuse, requeue with an identical model, failure cancels the rest"
+"${pipeline[@]}" --work "$T/work-bad" --run-dir "$T/run4" --train "$T/bad/train.json" | tee "$T/p4.out"
+tt4=$(job_of tokenize-train "$T/p4.out") pt4=$(job_of pack-train "$T/p4.out")
+tr4=$(job_of train "$T/p4.out") ev4=$(job_of eval "$T/p4.out")
+wait_all "$tt4" "$pt4" "$tr4" "$ev4"
+expect_state "$tt4" FAILED
+for j in "$pt4" "$tr4" "$ev4"; do expect_state "$j" CANCELLED; done
+[ ! -e "$T/run4" ] || fail "a cancelled train job left $T/run4"
+echo "ok: chain in order, reuse, requeue and resubmission with an identical model, failure cancels the rest"

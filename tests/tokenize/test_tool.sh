@@ -18,11 +18,24 @@ for m in uncased cased; do
     "$CMP" --compare "$T/s.$m.sqt" "$FX/stress.$m.jsonl"
 done
 
-# --threads never changes a byte; stdin works.
-for n in 1 3 8; do
-    "$TK" -q --threads $n --vocab "$VOCAB" -o "$T/x$n.sqt" "$DATA/xquad.en.json"
-    cmp "$T/x$n.sqt" "$T/x.uncased.sqt" || fail "--threads $n changed the output"
+# --threads never changes a byte (1,000 paragraphs: several frames).
+{
+    printf '{"version":"1.1","data":[{"title":"t","paragraphs":['
+    for i in $(seq 1000); do
+        [ "$i" = 1 ] || printf ','
+        printf '{"context":"Paragraph %d: the caf\u00e9 [SEP] \u4e2d\u6587 na\u00efve unbelievably","qas":[' "$i"
+        printf '{"id":"q%d","question":"Which %d?","answers":[{"text":"Paragraph","answer_start":%d}]}]}' "$i" "$i" $((i % 7 == 0))
+    done
+    printf ']}]}'
+} > "$T/many.json"
+"$TK" -q --threads 1 --vocab "$VOCAB" -o "$T/m1.sqt" "$T/many.json" 2> "$T/warn"
+grep -q '142 answers whose text is not at answer_start.*: q7, q14, q21, q28, q35, \.\.\.$' "$T/warn" ||
+    fail "warning: $(cat "$T/warn")"
+for n in 2 3 8; do
+    "$TK" -q --threads $n --vocab "$VOCAB" -o "$T/m$n.sqt" "$T/many.json" 2> /dev/null
+    cmp "$T/m$n.sqt" "$T/m1.sqt" || fail "--threads $n changed the output"
 done
+# stdin works.
 "$TK" -q --vocab "$VOCAB" -o "$T/stdin.sqt" - < "$DATA/xquad.en.json"
 cmp "$T/stdin.sqt" "$T/x.uncased.sqt" || fail "stdin input differs"
 

@@ -15,7 +15,10 @@ t0=$(date +%s)
     --eval-data "$T/dev" --eval-dataset "$T/dev.json" --log-every 10 -q -o "$T/run"
 secs=$(( $(date +%s) - t0 ))
 echo "trained in $secs s"
-[ "$secs" -le 120 ] || fail "training took $secs s (> 2 minutes)"
+# The bound holds for the optimised build; sanitizers slow it several times.
+if [[ ${SQ_BUILD:-build} != *san* ]]; then
+    [ "$secs" -le 120 ] || fail "training took $secs s (> 2 minutes)"
+fi
 "$SQ_BIN/sq-train" predict --init "$T/run/model.safetensors" --data "$T/dev" -o "$T/logits.safetensors"
 "$SQ_BIN/sq-eval" --dataset "$T/dev.json" --features "$T/dev" --logits "$T/logits.safetensors" >"$T/scores.json"
 cat "$T/scores.json"

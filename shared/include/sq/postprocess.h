@@ -57,8 +57,8 @@ typedef struct {
 } sq_pp_result;
 
 /* start_logits/end_logits: row f (width entries, row-major) for feature f.
- * Non-finite logits are an error, as are features naming no question of s
- * or longer than width.  Offsets past the context are clipped, as Python's
+ * NaN or +inf logits are an error (-inf is allowed), as are features naming
+ * no question of s or longer than width.  Offsets past the context are clipped, as Python's
  * slicing clips them. */
 int sq_postprocess(const sq_squad *s, const sq_pp_feature *features, size_t n_features, const float *start_logits,
                    const float *end_logits, size_t width, const sq_pp_opts *o, sq_pp_result **out);

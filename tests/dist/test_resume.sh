@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Resume after SIGKILL under mpirun: zero2 on 2 ranks checkpoints every 2
+# steps (each rank its shard, rank 0 the manifest); one rank is killed with
+# SIGKILL mid-run, so mpirun ends the job with an error; --resume continues
+# from the newest complete checkpoint and ends with the very parameters of
+# an uninterrupted run.  A sharded checkpoint also resumes on one process
+# (every rank reads every shard), and ddp's whole-model checkpoint on 2
+# ranks.
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/dist_lib.sh"
+make_data
+steps=40
+args=(--max-steps $steps --batch-size 6 --checkpoint-every 2 --log-every 100 --strategy zero2)
+
+mpi_train 2 "$T/whole" "${args[@]}"
+
+mpirun --oversubscribe -np 2 "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/cut" --threads 1 \
+    --lr 1e-3 "${args[@]}" >"$T/cut.log" 2>&1 &
+mp=$!
+for ((i = 0; i < 600; i++)); do
+    [ -d "$T/cut/checkpoints/step-00000004" ] && break
+    sleep 0.05
+done
+[ -d "$T/cut/checkpoints/step-00000004" ] || { kill $mp; fail "no checkpoint at step 4: $(tail -n 5 "$T/cut.log")"; }
+victim=$(pgrep -P $mp | tail -n 1)
+[ -n "$victim" ] || fail "no rank process under mpirun $mp"
+kill -KILL "$victim"
+rc=0
+wait $mp || rc=$?
+[ "$rc" != 0 ] || fail "mpirun exited 0 after a rank was killed"
+[ ! -e "$T/cut/model.safetensors" ] || fail "the run finished before the kill: make it longer"
+last=$(ls "$T/cut/checkpoints" | grep -E '^step-[0-9]{8}$' | tail -n 1)
+[ -f "$T/cut/checkpoints/$last/manifest.json" ] && [ -f "$T/cut/checkpoints/$last/shard-00001.safetensors" ] ||
+    fail "$last: not a sharded checkpoint"
+
+mpi_train 2 "$T/cut" "${args[@]}" --resume
+grep -q "resuming from .*$last" "$T/cut.log" || fail "did not resume from $last: $(head -n 3 "$T/cut.log")"
+cmp -s "$T/cut/model.safetensors" "$T/whole/model.safetensors" || fail "resumed run differs from the whole run"
+
+# The same sharded checkpoint, resumed by one process: the same model up to
+# reduction order.
+mkdir -p "$T/one/checkpoints"
+cp -r "$T/cut/checkpoints/$last" "$T/one/checkpoints/"
+train "$T/one" --max-steps $steps --batch-size 6 --log-every 100 --resume
+same_params "$T/one/model.safetensors" "$T/whole/model.safetensors" 1e-5
+
+# ddp: rank 0 writes whole checkpoints, which resume on 2 ranks.
+mpi_train 2 "$T/ddp" --max-steps 6 --batch-size 6 --checkpoint-every 2 --strategy ddp
+[ -f "$T/ddp/checkpoints/step-00000004/model.safetensors" ] || fail "ddp: no whole checkpoint"
+rm "$T/ddp/model.safetensors"
+rm -r "$T/ddp/checkpoints/step-00000004"
+mpi_train 2 "$T/ddp" --max-steps 6 --batch-size 6 --checkpoint-every 2 --strategy ddp --resume
+grep -q "resuming from .*step-00000002" "$T/ddp.log" || fail "ddp did not resume from step 2"
+same_params "$T/ddp/model.safetensors" "$T/whole/model.safetensors" 1e30 # shapes and names only
+echo "ok"

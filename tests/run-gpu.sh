@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# make test-gpu: the CUDA backend's checks, on a machine with a GPU (see
+# docs/parts/cuda.md).  Prints one line per check and "N passed, M failed,
+# K skipped"; exits 1 on a failure, 77 without a GPU.
+#   1. the kernel harness: every kernel against its CPU reference, dropout
+#      masks bit-identical, and the whole backend (fp32 unpadded and padded,
+#      bf16) against the CPU backend on a random model (tiny and BERT-base)
+#   2. fp32 CUDA replay against the committed HF references and ../shared/ref
+#   3. compute-sanitizer memcheck and racecheck on a small config
+#   4. 300 steps of bf16 training on SQuAD follow the fp32 loss curve within 2%
+# SQ_GPU_QUICK=1 leaves out 4 (the longest).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BIN=${SQ_BIN:-$ROOT/bin}
+SHARED=${SQ_SHARED:-$([ -d "$ROOT/../shared/data" ] && cd "$ROOT/../shared" && pwd || true)}
+OUT=${SQ_GPU_OUT:-$ROOT/build/gpu-test}
+mkdir -p "$OUT"
+pass=0 failed=0 skipped=0
+ok() { echo "PASS $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1"; failed=$((failed + 1)); }
+skip() { echo "SKIP $1"; skipped=$((skipped + 1)); }
+run() { # NAME CMD...: passes when CMD exits 0; its output goes to $OUT/NAME.log
+    local name=$1; shift
+    if "$@" >"$OUT/$name.log" 2>&1; then ok "$name"; else bad "$name (see $OUT/$name.log)"; tail -n 20 "$OUT/$name.log"; fi
+}
+
+if ! nvidia-smi -L >/dev/null 2>&1; then echo "SKIP: no GPU (nvidia-smi -L failed)"; exit 77; fi
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+[ -x build/dev/kernels ] || make -s dev-kernels
+
+# 1. kernels and backend
+run kernels build/dev/kernels
+run backend-bert-base build/dev/kernels backend --bert-base
+
+# 2. fp32 replay against the HF (float64) references: the tolerances of tests/train/test_replay.c
+relerr() { # A B: worst per-tensor relative L2 error of B against A
+    python3 - "$1" "$2" <<'PY'
+import sys
+from safetensors.numpy import load_file
+a, b = load_file(sys.argv[1]), load_file(sys.argv[2])
+import numpy as np
+w = 0.0
+for k, x in a.items():
+    x = x.astype(np.float64); y = b[k].astype(np.float64)
+    w = max(w, np.linalg.norm(x - y) / max(np.linalg.norm(x), 1e-6))
+print(w)
+PY
+}
+replay_check() { # REFDIR
+    local ref=$1 out=$OUT/replay-$(basename "$1")
+    read -r steps lr wd warmup < <(python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['args']; print(a['steps'], a['lr'], a['wd'], a['warmup'])" "$ref/losses.json") || return 1
+    rm -rf "$out"
+    "$BIN/sq-train" replay --device cuda --precision fp32 --init "$ref/model.safetensors" \
+        --batches "$ref/batches.safetensors" --steps "$steps" --lr "$lr" --weight-decay "$wd" \
+        --warmup-steps "$warmup" --max-grad-norm 1 --seed 1 -o "$out" || return 1
+    local f tol e
+    for f in forward:1e-4 grads:1e-3 final:1e-4; do
+        tol=${f#*:}; f=${f%%:*}
+        e=$(relerr "$ref/$f.safetensors" "$out/$f.safetensors") || return 1
+        echo "$f: worst relative error $e (tolerance $tol)"
+        python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$e" "$tol" || return 1
+    done
+    python3 - "$ref/losses.json" "$out/losses.json" <<'PY'
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+for u, v in zip(a["loss"], b["loss"]):
+    if abs(u - v) > 1e-5 * max(abs(u), 1e-12): sys.exit("loss %r, want %r" % (v, u))
+print("losses ok")
+PY
+}
+if python3 -c "import safetensors, numpy" 2>/dev/null; then
+    for ref in tests/train/fixtures/* ${SHARED:+"$SHARED"/ref/*}; do
+        [ -f "$ref/losses.json" ] || continue
+        run "replay-fp32-$(basename "$ref")" replay_check "$ref"
+    done
+else
+    skip "replay (needs python3 with safetensors and numpy)"
+fi
+
+# 3. compute-sanitizer on a small config (fp32 and bf16, unpadded and padded)
+printf '{"vocab_size": 30522, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 256, "max_position_embeddings": 64, "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1}\n' >"$OUT/small.json"
+small=(--config "$OUT/small.json" --device cuda --batch-size 3 --max-seq 48 --steps 2 --warmup-steps 0)
+if command -v compute-sanitizer >/dev/null 2>&1; then
+    for tool in memcheck racecheck; do
+        run "sanitizer-$tool-fp32" compute-sanitizer --tool "$tool" --error-exitcode 1 "$BIN/sq-train" bench "${small[@]}" --precision fp32
+        run "sanitizer-$tool-bf16-padded" compute-sanitizer --tool "$tool" --error-exitcode 1 "$BIN/sq-train" bench "${small[@]}" --padded
+    done
+    run sanitizer-memcheck-kernels compute-sanitizer --tool memcheck --error-exitcode 1 build/dev/kernels
+else
+    skip "compute-sanitizer (not on PATH)"
+fi
+
+# 4. bf16 follows fp32 for 300 steps of SQuAD (random BERT-base, dropout on)
+loss_curves() {
+    local data=$OUT/squad-train cfg=$OUT/bert-base.json
+    if [ ! -d "$data" ]; then
+        "$BIN/sq-tokenize" -q --vocab "$ROOT/data/vocab.txt" -o "$OUT/train.sqt" \
+            "$SHARED/data/squad/train-v1.1.reconstructed.json" || return 1
+        "$BIN/sq-pack" -q -o "$data" "$OUT/train.sqt" || return 1
+    fi
+    printf '{"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512}\n' >"$cfg"
+    local p
+    for p in fp32 bf16; do
+        rm -rf "$OUT/run-$p"
+        "$BIN/sq-train" --device cuda --precision "$p" --data "$data" --config "$cfg" --max-steps 300 \
+            --batch-size 32 --lr 1e-4 --warmup-steps 30 --log-every 1 --seed 7 -q -o "$OUT/run-$p" || return 1
+    done
+    # mean loss over windows of 25 steps: bf16 within 2% of fp32
+    python3 - "$OUT/run-fp32/metrics.jsonl" "$OUT/run-bf16/metrics.jsonl" <<'PY'
+import json, sys
+def losses(p):
+    return [json.loads(l)["loss"] for l in open(p) if '"loss"' in l]
+a, b = losses(sys.argv[1]), losses(sys.argv[2])
+assert len(a) == len(b) == 300, (len(a), len(b))
+worst = 0
+for i in range(0, 300, 25):
+    x, y = sum(a[i:i + 25]) / 25, sum(b[i:i + 25]) / 25
+    worst = max(worst, abs(y - x) / x)
+    print("steps %3d-%3d: fp32 %.4f bf16 %.4f" % (i + 1, i + 25, x, y))
+print("worst window difference %.2f%%" % (100 * worst))
+sys.exit(0 if worst <= 0.02 else 1)
+PY
+}
+if [ "${SQ_GPU_QUICK:-0}" = 1 ]; then
+    skip "bf16-vs-fp32 loss curve (SQ_GPU_QUICK=1)"
+elif [ -z "$SHARED" ] || ! python3 -c "import json" 2>/dev/null; then
+    skip "bf16-vs-fp32 loss curve (needs ../shared and python3)"
+else
+    run loss-curve-bf16-vs-fp32 loss_curves
+fi
+
+echo "$pass passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# sq-train bench runs on the CPU backend (synthetic rows and real features)
+# and prints one JSON line with the fields bench/gpu.sh reads; --device cuda
+# without a GPU is one clean error line and exit 1.
+source "$(dirname "$0")/../lib.sh"
+source "$SQ_ROOT/tests/train/synthetic.sh"
+tiny_config "$T/cfg.json"
+tr=("$SQ_BIN/sq-train" bench --config "$T/cfg.json" --threads 2)
+
+"${tr[@]}" --synthetic --batch-size 3 --max-seq 48 --steps 2 --warmup-steps 1 -o "$T/b.json" >"$T/out" \
+    || fail "bench --synthetic"
+[ "$(wc -l <"$T/out")" = 1 ] || fail "bench printed $(wc -l <"$T/out") lines"
+cmp -s "$T/out" "$T/b.json" || fail "-o differs from stdout"
+for k in samples_per_s real_tokens_per_s model_tflops mfu peak_mem_gib step_ms_median step_max_over_median; do
+    grep -q "\"$k\":" "$T/out" || fail "no $k in $(cat "$T/out")"
+done
+# 3 full rows of 48 tokens a step
+grep -Eq '"batch_size":3,"max_seq":48' "$T/out" || fail "shape: $(cat "$T/out")"
+sps=$(sed -n 's/.*"samples_per_s":\([0-9.e+-]*\).*/\1/p' "$T/out")
+tps=$(sed -n 's/.*"real_tokens_per_s":\([0-9.e+-]*\).*/\1/p' "$T/out")
+awk -v s="$sps" -v t="$tps" 'BEGIN { r = t / s; exit !(s > 0 && r > 47.99 && r < 48.01) }' \
+    || fail "tokens/s $tps is not 48 x samples/s $sps"
+
+synthetic_features feat 12 5
+"${tr[@]}" --data "$T/feat" --batch-size 4 --steps 2 --warmup-steps 0 >"$T/out2" || fail "bench --data"
+grep -q '"epoch_s":' "$T/out2" || fail "no epoch_s with --data: $(cat "$T/out2")"
+
+expect_fail 2 'exclude' "${tr[@]}" --synthetic --data "$T/feat"
+expect_fail 2 'precision bf16 needs --device cuda' "${tr[@]}" --precision bf16
+expect_fail 2 'precision' "${tr[@]}" --device cuda --precision fp16
+"$SQ_BIN/sq-train" bench --help | grep -q '^usage: sq-train bench' || fail "bench --help"
+if ! nvidia-smi -L >/dev/null 2>&1; then
+    expect_fail 1 'no CUDA device|without the CUDA backend' "${tr[@]}" --device cuda --max-seq 48 --steps 1
+fi
+echo ok
