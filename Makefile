@@ -103,7 +103,7 @@ $(B)/%.o: %.c
 
 $(B)/train/cuda/%.o: train/cuda/%.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) -Ishared/include -Itrain -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -Ishared/include -Itrain -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
@@ -138,7 +138,7 @@ DEV_CU := $(if $(CUDA_ON),$(wildcard train/dev/*.cu))
 DEV_BIN := $(DEV_CU:train/dev/%.cu=$(B)/dev/%)
 $(B)/dev/%.o: train/dev/%.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) -Ishared/include -Itrain -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) -Ishared/include -Itrain -MMD -MP -c $< -o $@
 $(B)/dev/%: $(B)/dev/%.o $(call tool_libobj,train) $(TRAIN_CU_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(train_LIBS) $(LDLIBS)

@@ -12,13 +12,15 @@ const char *pack_options_check(const pack_options *o) {
      * context: a window must move forward. */
     if (o->stride >= pack_room(o, o->max_query))
         return "--doc-stride must be below --max-seq - --max-query - 3 (the context room of the longest question)";
-    return 0;
+    return NULL;
 }
 
 /* tokenizers Encoding::truncate (direction Right): windows start at 0,
- * room - stride, 2 (room - stride), ... and the first one that reaches the
- * end of the context is the last, so the final window may be short and
- * overlap its predecessor by more than the stride. */
+ * room - stride, 2 (room - stride), ..., each overlapping the one before by
+ * stride tokens, and the first one that reaches the end of the context is
+ * the last.  So the last window may be short, and no window follows one that
+ * already ends at the context's end (stepping on while the start is inside
+ * the context would add windows wholly inside the last). */
 uint32_t pack_n_windows(uint32_t n_ctx, uint32_t room, uint32_t stride) {
     if (n_ctx <= room) return 1;
     uint32_t step = room - stride;

@@ -35,9 +35,13 @@ void attention_forward(float *ctx, float *probs, float *probs_drop, const float 
                 for (int j = n; j < T; j++) row[j] = 0.0f;
                 if (d->p > 0) {
                     float *drow = PD + (size_t)i * T;
-                    for (int j = 0; j < T; j++)
-                        drow[j] = j < n && sq_dropout_keep(d->seed, d->step, d->sample[b], d->layer, d->site,
-                                                           elem(d, h, i, j), d->p) ? row[j] * keep_scale : 0.0f;
+                    sq_philox_ctr r = {{0, 0, 0, 0}};
+                    for (int j = 0; j < n; j++) {
+                        uint32_t e = elem(d, h, i, j);
+                        if (j == 0 || (e & 3) == 0) r = sq_dropout_draw(d->seed, d->step, d->sample[b], d->layer, d->site, e);
+                        drow[j] = sq_dropout_lane_keep(r, e, d->p) ? row[j] * keep_scale : 0.0f;
+                    }
+                    for (int j = n; j < T; j++) drow[j] = 0.0f;
                 }
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, n, 1.0f, PD, T, v + off, C, 0.0f,
@@ -69,12 +73,14 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
             for (int i = 0; i < T; i++) {
                 float *srow = S + (size_t)i * T;
                 const float *prow = P + (size_t)i * T;
-                if (d->p > 0)
-                    for (int j = 0; j < n; j++)
-                        if (!sq_dropout_keep(d->seed, d->step, d->sample[b], d->layer, d->site, elem(d, h, i, j), d->p))
-                            srow[j] = 0.0f;
-                        else
-                            srow[j] *= keep_scale;
+                if (d->p > 0) {
+                    sq_philox_ctr r = {{0, 0, 0, 0}};
+                    for (int j = 0; j < n; j++) {
+                        uint32_t e = elem(d, h, i, j);
+                        if (j == 0 || (e & 3) == 0) r = sq_dropout_draw(d->seed, d->step, d->sample[b], d->layer, d->site, e);
+                        srow[j] = sq_dropout_lane_keep(r, e, d->p) ? srow[j] * keep_scale : 0.0f;
+                    }
+                }
                 double dot = 0;
                 for (int j = 0; j < n; j++) dot += (double)prow[j] * srow[j];
                 for (int j = 0; j < n; j++) srow[j] = prow[j] * (srow[j] - (float)dot);

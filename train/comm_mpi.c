@@ -69,15 +69,22 @@ static int mpi_fail(int code, const char *what) {
     return sq_err("mpi: %s: %s", what, s);
 }
 
+static int mpi_wait_all(sq_comm *c);
+
+/* A free request slot; with all taken (thousands of tiny buckets), the
+ * calls in flight are waited for first. */
 static int slot(sq_comm *c, const char *what) {
     mpi *p = c->impl;
-    for (int i = 0; i < SLOTS; i++) {
-        if (p->req[i] == MPI_REQUEST_NULL && !p->move_n[i]) {
-            p->what[i] = what;
-            return i;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < SLOTS; i++) {
+            if (p->req[i] == MPI_REQUEST_NULL && !p->move_n[i]) {
+                p->what[i] = what;
+                return i;
+            }
         }
+        if (pass == 0 && mpi_wait_all(c)) return -1;
     }
-    return sq_err("mpi: more than %d collectives in flight", SLOTS);
+    return sq_err("mpi: no request slot free after waiting");
 }
 
 static void pause_poll(long spins) {

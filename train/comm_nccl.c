@@ -119,19 +119,23 @@ static int nc_wait_all(sq_comm *c) {
 
 static void nc_progress(sq_comm *c) {}
 
-/* A free slot, with the stream ordered after the default stream's work. */
+/* A free slot (with all taken, the calls in flight are waited for first),
+ * with the stream ordered after the default stream's work. */
 static int begin(sq_comm *c, const char *what) {
     nccl *p = c->impl;
     if (!p->comm) return sq_err("nccl: %s after the communicator was aborted", what);
-    for (int i = 0; i < SLOTS; i++) {
-        if (p->busy[i]) continue;
-        cudaError_t e = cudaEventRecord(p->ready, 0);
-        if (e == cudaSuccess) e = cudaStreamWaitEvent(p->stream, p->ready, 0);
-        if (e != cudaSuccess) return cuda_fail(e, what);
-        p->what[i] = what;
-        return i;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < SLOTS; i++) {
+            if (p->busy[i]) continue;
+            cudaError_t e = cudaEventRecord(p->ready, 0);
+            if (e == cudaSuccess) e = cudaStreamWaitEvent(p->stream, p->ready, 0);
+            if (e != cudaSuccess) return cuda_fail(e, what);
+            p->what[i] = what;
+            return i;
+        }
+        if (pass == 0 && nc_wait_all(c)) return -1;
     }
-    return sq_err("nccl: more than %d collectives in flight", SLOTS);
+    return sq_err("nccl: no collective slot free after waiting");
 }
 
 /* After the enqueue calls of slot i: record its event; wait unless req. */

@@ -8,12 +8,12 @@
 #include "sq/score.h"
 #include "sq/squad.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Stands for the -inf of padded positions: sq_postprocess wants finite
- * logits, and positions past a feature's length are never candidates. */
-#define PAD_LOGIT -1e30f
+/* Positions past a feature's length, as sq-train predict writes them. */
+#define PAD_LOGIT (-INFINITY)
 
 struct sq_dev_eval {
     sq_features *f;

@@ -55,7 +55,13 @@ int sq_dist_open(const sq_dist_opts *o, const char *device, sq_dist **out) {
     const char *comm = o->comm ? o->comm : !strcmp(device, "cuda") ? "nccl" : "mpi";
     d->bucket_mb = o->bucket_mb > 0 ? o->bucket_mb : 25;
     int rc;
-    if (!strcmp(comm, "mpi")) {
+    if (d->strat == SQ_SINGLE) {
+        /* One process moves nothing: no MPI or NCCL to start, even under
+         * mpirun -np 1. */
+        sq_launch solo = d->launch;
+        solo.mpi = false;
+        rc = sq_comm_mpi_open(&solo, &d->comm);
+    } else if (!strcmp(comm, "mpi")) {
         rc = sq_comm_mpi_open(&d->launch, &d->comm);
     } else if (!strcmp(comm, "nccl")) {
         if (strcmp(device, "cuda")) {
@@ -111,7 +117,7 @@ static int flush(sq_dist *d) {
     if (d->pend_hi <= d->pend_lo) return 0;
     size_t lo = d->pend_lo, hi = d->pend_hi;
     d->pend_lo = d->pend_hi = 0;
-    int req;
+    int req; /* asynchronous: sq_dist_step waits for every call */
     if (d->strat == SQ_DDP) return d->comm->allreduce(d->comm, d->G + lo, hi - lo, &req);
     return scatter(d, lo, hi, &req);
 }
@@ -120,14 +126,14 @@ static void layer_range(const sq_dist *d, int layer, size_t *lo, size_t *hi) {
     sq_model_layer_range(d->be->model, layer, lo, hi);
 }
 
-/* fsdp: the layers in backward order, QA head first. */
-static int bwd_layer(const sq_dist *d, int k) { return d->be->model->cfg.layers - k; }
-
 static void on_ready(void *ctx, int layer, size_t lo, size_t hi) {
     sq_dist *d = ctx;
+    double now = sq_now();
+    d->layer_s[d->model_layers - layer] += now - d->t_mark; /* backward order: head first */
+    d->t_mark = now;
     if (d->failed) return;
     int rc = 0;
-    if (d->final) {
+    if (d->final && (d->strat == SQ_DDP || d->strat == SQ_ZERO2 || d->strat == SQ_FSDP)) {
         if (d->pend_hi > d->pend_lo && hi != d->pend_lo) {
             rc = sq_err("gradient hook: layer %d's range [%zu, %zu) does not join the bucket at %zu", layer, lo, hi,
                         d->pend_lo);
@@ -144,12 +150,11 @@ static void on_ready(void *ctx, int layer, size_t lo, size_t hi) {
          * for the next layer's (started one layer ago) and start the one
          * after. */
         poison(d, lo, hi);
-        int k = d->model_layers + 1 - (layer + 1); /* position of layer in backward order */
         if (d->prefetch >= 0) rc = d->comm->wait(d->comm, d->prefetch);
         d->prefetch = -1;
-        if (!rc && k + 2 <= d->model_layers + 1) {
+        if (!rc && layer - 2 >= -1) { /* backward order: L (head), L-1, ..., 0, -1 (embeddings) */
             size_t a, b;
-            layer_range(d, bwd_layer(d, k + 2), &a, &b);
+            layer_range(d, layer - 2, &a, &b);
             rc = gather(d, a, b, &d->prefetch);
         }
     }
@@ -170,7 +175,9 @@ int sq_dist_attach(sq_dist *d, sq_backend *be, int micro_rows, int max_T, bool q
     if (d->bucket_bytes < sizeof(float)) d->bucket_bytes = sizeof(float);
     d->shard = sq_calloc((size_t)W + 1, sizeof *d->shard);
     d->counts = sq_calloc((size_t)W, sizeof *d->counts);
-    if (!d->shard || !d->counts) return -1;
+    d->layer_s = sq_calloc((size_t)m->cfg.layers + 2, sizeof *d->layer_s);
+    if (!d->shard || !d->counts || !d->layer_s) return -1;
+    d->quiet = quiet;
     for (int r = 0; r <= W; r++) d->shard[r] = (size_t)((unsigned __int128)d->n * (unsigned)r / (unsigned)W);
     float *dev_p = be->buffer ? be->buffer(be, SQ_BUF_PARAMS) : NULL;
     float *dev_g = be->buffer ? be->buffer(be, SQ_BUF_GRADS) : NULL;
@@ -216,8 +223,8 @@ static int gather_all(sq_dist *d) {
 int sq_dist_forward(sq_dist *d, const sq_batch *b, double *loss) {
     sq_backend *be = d->be;
     if (d->strat != SQ_FSDP) return be->forward(be, b, true, loss);
-    if (d->staged) {
-        if (gather_all(d) || be->push(be, SQ_BUF_PARAMS)) return -1;
+    if (d->staged) { /* the shard's fresh values are on the device */
+        if (be->pull(be, SQ_BUF_PARAMS) || gather_all(d) || be->push(be, SQ_BUF_PARAMS)) return -1;
         return be->forward(be, b, true, loss);
     }
     if (gather_all(d) || be->forward(be, b, true, loss)) return -1;
@@ -234,6 +241,7 @@ int sq_dist_forward(sq_dist *d, const sq_batch *b, double *loss) {
 /* Staged backends: the final micro-step's gradients move on the host. */
 static int staged_reduce(sq_dist *d) {
     sq_backend *be = d->be;
+    if (d->strat == SQ_SINGLE) return 0;
     if (be->pull(be, SQ_BUF_GRADS)) return -1;
     if (d->strat == SQ_DDP ? d->comm->allreduce(d->comm, d->G, d->n, NULL) : scatter(d, 0, d->n, NULL)) return -1;
     return be->push(be, SQ_BUF_GRADS);
@@ -241,17 +249,17 @@ static int staged_reduce(sq_dist *d) {
 
 int sq_dist_backward(sq_dist *d, const sq_batch *b, bool final) {
     sq_backend *be = d->be;
-    if (d->strat == SQ_SINGLE) return be->backward(be, b, NULL);
     if (d->staged) {
         if (be->backward(be, b, NULL)) return -1;
         return final ? staged_reduce(d) : 0;
     }
     d->final = final;
     d->pend_lo = d->pend_hi = 0;
-    /* zero1 reduce-scatters after backward; ddp and zero2 need the hook only
-     * on the final micro-step, fsdp on every one (its gathers). */
-    bool hook = d->strat == SQ_FSDP || (final && d->strat != SQ_ZERO1);
-    int rc = be->backward(be, b, hook ? &d->hook : NULL);
+    /* The hook also times each layer's backward (every strategy, every
+     * micro-step): the measured input of bench/scaling. */
+    d->t_mark = sq_now();
+    d->backwards++;
+    int rc = be->backward(be, b, &d->hook);
     if (!rc) rc = hook_error(d);
     if (!rc && final) rc = flush(d);
     if (!rc && final && d->strat == SQ_ZERO1) rc = scatter(d, 0, d->n, NULL);
@@ -302,6 +310,10 @@ void sq_dist_take_stats(sq_dist *d, double *bytes, double *seconds) {
     d->comm->bytes = d->comm->seconds = 0;
 }
 
+int sq_dist_sum(sq_dist *d, double *v, int n) {
+    return d->launch.world > 1 ? d->comm->allreduce_host(d->comm, v, (size_t)n, false) : 0;
+}
+
 int sq_dist_any(sq_dist *d, int flag, int *any) {
     double x = flag;
     if (d->launch.world > 1 && d->comm->allreduce_host(d->comm, &x, 1, true)) return -1;
@@ -309,10 +321,25 @@ int sq_dist_any(sq_dist *d, int flag, int *any) {
     return 0;
 }
 
+/* Mean backward seconds per layer, QA head first, for bench/scaling's
+ * --layer-ms (the CPU's are exact; a GPU backend's only if its hook runs
+ * after the layer's kernels finish). */
+static void report_layer_times(const sq_dist *d) {
+    if (d->quiet || d->launch.rank || !d->backwards || !d->layer_s) return;
+    char line[2048];
+    int k = 0;
+    for (int i = 0; i < d->model_layers + 2 && k < (int)sizeof line; i++)
+        k += snprintf(line + k, sizeof line - (size_t)k, " %.3f", 1e3 * d->layer_s[i] / (double)d->backwards);
+    sq_info("backward ms per layer (QA head, layers %d..0, embeddings; mean of %ld):%s", d->model_layers - 1,
+            d->backwards, line);
+}
+
 void sq_dist_close(sq_dist *d) {
     if (!d) return;
+    report_layer_times(d);
     if (d->comm) d->comm->free(d->comm);
     free(d->shard);
     free(d->counts);
+    free(d->layer_s);
     free(d);
 }

@@ -68,6 +68,8 @@ int sq_dist_full_params(sq_dist *d);
 /* Communication since the last call: bytes this rank moved and seconds it
  * waited. */
 void sq_dist_take_stats(sq_dist *d, double *bytes, double *seconds);
+/* v[n] summed over ranks, in place (throughput counters). */
+int sq_dist_sum(sq_dist *d, double *v, int n);
 /* True when any rank has flag set: the ranks stop together. */
 int sq_dist_any(sq_dist *d, int flag, int *any);
 

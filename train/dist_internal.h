@@ -28,6 +28,10 @@ struct sq_dist {
     int prefetch;             /* fsdp: the gather in flight, -1 when none */
     bool failed;              /* the hook cannot return errors: it keeps the first */
     char error[512];
+    bool quiet;
+    double t_mark;            /* when the last layer's backward ended */
+    double *layer_s;          /* [layers + 2] backward seconds per layer, QA head first */
+    long backwards;
 };
 
 bool sq_dist_sharded(const sq_dist *d);

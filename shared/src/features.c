@@ -197,7 +197,8 @@ static int load_examples(sq_features *f, const char *dir, const char *mpath, jso
         i += strlen((char *)blob + i) + 1;
     }
     if (!rc && k != f->n_ex)
-        rc = sq_err("%s: %llu question ids for %llu examples", path, (unsigned long long)k, (unsigned long long)f->n_ex);
+        rc = sq_err("%s: %llu question ids for %llu examples", path, (unsigned long long)k,
+                    (unsigned long long)f->n_ex);
     f->ex_blob = blob;
     free(path);
     return rc;

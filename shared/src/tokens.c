@@ -422,7 +422,8 @@ static int read_all(const char *name, sq_creader *r, sq_tokens **out) {
     for (uint32_t i = 0; i < t->n_questions; i++) {
         sq_question *q = &t->questions[i];
         nqid += q->n_ids;
-        q->answers = a->answers + (uintptr_t)q->answers;
+        /* (no arithmetic on a NULL array: a file may hold no answers) */
+        q->answers = q->n_answers ? a->answers + (uintptr_t)q->answers : NULL;
     }
     if (ntok != info->counts[2] || nqid != info->counts[3]) {
         sq_err("%s: token counts disagree with the header", name);

@@ -59,6 +59,8 @@ snap "$T/f" >"$T/before"
 "$PACK" -q --force --shard-size 100 -o "$T/f" "$T/x.sqt" || fail "--force when up to date"
 snap "$T/f" | cmp -s - "$T/before" && fail "--force did not rebuild an up-to-date OUTDIR"
 "$INS" "$T/f" | cmp -s - "$T/want.jsonl" || fail "the output is not deterministic"
+OMP_NUM_THREADS=1 "$PACK" -q --shard-size 100 -o "$T/f1" "$T/x.sqt" || fail "one thread"
+cmp -s "$T/f/manifest.json" "$T/f1/manifest.json" || fail "one thread wrote other bytes than two"
 
 # One shard: its features with their directory-wide index; alone, no ids.
 sed -n '101,200p' "$T/want.jsonl" >"$T/want1"

@@ -71,7 +71,7 @@ _slurm_fail() {
 # the node is idle.  Exports SLURM_CONF.  Call slurm_stop DIR afterwards, also
 # when this fails half-way.
 slurm_start() {
-    local dir=$1 host cpus mem_mb cmd
+    local dir=$1 host cpus mem_mb cmd=()
     mkdir -p "$dir"/munge "$dir"/state "$dir"/spool "$dir"/log
     # munged insists on a key readable only by its user and a socket directory
     # others may enter.
@@ -103,8 +103,10 @@ SlurmdPort=$slurmd_port
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$dir/munge/socket
-SlurmUser=root
-SlurmdUser=root
+# The daemons run as whoever runs the test (root in CI; as another user,
+# slurmd can at best run that user's own jobs).
+SlurmUser=$(id -un)
+SlurmdUser=$(id -un)
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/slurmctld.pid
@@ -134,17 +136,17 @@ EOF
     # The daemons also write to the stderr they start with: keep it in a file.
     local d
     for d in slurmctld slurmd; do
-        cmd="$d -f $SLURM_CONF"
-        [ $d = slurmctld ] && cmd="$cmd -i"
-        if ! $cmd </dev/null >"$dir/log/$d.stderr" 2>&1; then
-            _slurm_fail "$dir" "\$ $cmd  failed:
+        cmd=("$d" -f "$SLURM_CONF")
+        [ $d = slurmctld ] && cmd+=(-i)
+        if ! "${cmd[@]}" </dev/null >"$dir/log/$d.stderr" 2>&1; then
+            _slurm_fail "$dir" "\$ ${cmd[*]}  failed:
 $(cat "$dir/log/$d.stderr")"
             return 1
         fi
     done
 
-    local i state=""
-    for i in $(seq 1 60); do
+    local state=""
+    for _ in $(seq 1 60); do
         state=$(sinfo -h -n "$host" -o %T 2>&1) || true
         [ "$state" = idle ] && break
         sleep 0.5
@@ -156,7 +158,8 @@ $(cat "$dir/log/$d.stderr")"
 
     # Can it truly run a job here (fork, exec, stepd, output files)?
     local job
-    if ! job=$(sbatch --parsable -o "$dir/smoke-%j.out" --wrap 'echo smoke ok on $(hostname -s)' 2>&1); then
+    # shellcheck disable=SC2016  # expanded by the job, not here
+    if ! job=$(sbatch --parsable -o "$dir/smoke-%j.out" --wrap 'echo smoke ok on "$(hostname -s)"' 2>&1); then
         _slurm_fail "$dir" "\$ sbatch --wrap 'echo smoke ok': $job"
         return 1
     fi
@@ -210,10 +213,10 @@ slurm_no_steps() {
 # slurm_stop DIR: stops what slurm_start started (by the pids in DIR), jobs
 # included, and waits for the daemons to exit.
 slurm_stop() {
-    local dir=$1 f pid pids=() i
+    local dir=$1 f pid pids=()
     if [ -f "$dir/slurm.conf" ] && [ -s "$dir/slurmctld.pid" ]; then
         SLURM_CONF=$dir/slurm.conf scancel --user="$(id -un)" 2>/dev/null
-        for i in $(seq 1 40); do
+        for _ in $(seq 1 40); do
             [ -z "$(SLURM_CONF=$dir/slurm.conf squeue -h 2>/dev/null)" ] && break
             sleep 0.25
         done
@@ -223,8 +226,8 @@ slurm_stop() {
         pid=$(cat "$f")
         kill "$pid" 2>/dev/null && pids+=("$pid")
     done
-    local alive
-    for i in $(seq 1 40); do
+    local alive=()
+    for _ in $(seq 1 40); do
         alive=()
         for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
         [ ${#alive[@]} = 0 ] && break

@@ -144,7 +144,7 @@ for s in tokenize-train tokenize-dev pack-train pack-dev; do
     grep -q "^$s: up to date, skipped" "$T/p2.out" || fail "run 2 did not skip $s"
 done
 tr2=$(job_of train "$T/p2.out") ev2=$(job_of eval "$T/p2.out")
-[ -n "$tr2" ] && [ -n "$ev2" ] || fail "run 2 did not submit train and eval"
+{ [ -n "$tr2" ] && [ -n "$ev2" ]; } || fail "run 2 did not submit train and eval"
 wait_checkpoint "$tr2" "$T/run2"
 scancel --batch --signal=USR1 "$tr2"
 echo "sent USR1 to train job $tr2"

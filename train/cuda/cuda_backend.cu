@@ -47,6 +47,7 @@ struct staging {
 struct cuda_be {
     sq_model *model;
     int max_B, max_T, bf16, padded_opt;
+    int attn_version; // 1, or 2 (tensor cores, bf16 only) from SQ_ATTN_VERSION
     size_t max_N;
     cudaStream_t stream;
     cudaEvent_t staged; // the last host-to-device copy of the staging block
@@ -286,7 +287,7 @@ int cu_forward(sq_backend *be, const sq_batch *b, bool train, double *loss) {
             cuda_matmul_forward(c->blas, a->v, x, wt(c, w->vw), w->vb, N, C, C, bf, s))
             return sq_err_ctx("layer %d attention", l);
         cuda_attention_forward(a->ctx, a->lse, a->q, a->k, a->v, tk,
-                               drop(ap, train && attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS), P, C, NH, 0, s);
+                               drop(ap, train && attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS), P, C, NH, c->attn_version, s);
         if (cuda_matmul_forward(c->blas, c->tmp, a->ctx, wt(c, w->aow), w->aob, N, C, C, bf, s))
             return sq_err_ctx("layer %d attention output", l);
         // inference keeps no residual sums: r is written over the branch output
@@ -379,7 +380,7 @@ int cu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *hook) {
                                  c->partial, s))
             return sq_err_ctx("layer %d attention output backward", l);
         cuda_attention_backward(c->dq, c->dk, c->dv, c->delta, c->dctx, a->ctx.f, a->q, a->k, a->v, a->lse, tk,
-                                drop(ap, attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS), P, C, NH, 0, s);
+                                drop(ap, attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS), P, C, NH, c->attn_version, s);
         if (cuda_matmul_backward(c->blas, c->dres, g->qw, g->qb, c->dq, x, wt(c, w->qw), N, C, C, 1, bf, c->partial, s) ||
             cuda_matmul_backward(c->blas, c->dres, g->kw, NULL, c->dk, x, wt(c, w->kw), N, C, C, 1, bf, c->partial, s) ||
             cuda_matmul_backward(c->blas, c->dres, g->vw, g->vb, c->dv, x, wt(c, w->vw), N, C, C, 1, bf, c->partial, s))
@@ -582,9 +583,6 @@ int setup(cuda_be *c) {
         if (dmalloc(c, (void **)&c->grads, pb, "the gradients") || dmalloc(c, (void **)&c->m, pb, "AdamW moments") ||
             dmalloc(c, (void **)&c->v, pb, "AdamW moments") || build_chunks(c))
             return -1;
-        CU(cudaMemset(c->grads, 0, pb), "--device cuda");
-        CU(cudaMemset(c->m, 0, pb), "--device cuda");
-        CU(cudaMemset(c->v, 0, pb), "--device cuda");
     }
     if (sq_model_ptrs(m, c->params, &c->P) || (c->grads && sq_model_ptrs(m, c->grads, &c->G))) return -1;
     c->la = (layer_acts *)sq_calloc((size_t)(cfg->layers > 0 ? cfg->layers : 1), sizeof *c->la);
@@ -601,7 +599,9 @@ int setup(cuda_be *c) {
     stage_layout(&c->host, c->host_block, c->max_B, c->max_T, c->max_N);
     stage_layout(&c->dev, c->dev_block, c->max_B, c->max_T, c->max_N);
     CU(cudaEventRecord(c->staged, c->stream), "--device cuda");
-    return 0;
+    // Start as a mirror of the host buffers, as the CPU backend (which uses
+    // them directly) does: replay and the tests push nothing.
+    return cu_copy(c, SQ_BUF_PARAMS | SQ_BUF_GRADS | SQ_BUF_MOMENTS, true);
 }
 
 // Dense bf16 tensor-core peaks from the vendors' data sheets (TFLOP/s),
@@ -640,6 +640,10 @@ extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend
     c->max_T = max_T;
     c->bf16 = g_opts.bf16;
     c->padded_opt = g_opts.padded;
+    // Attention version 2 stays opt-in until build/dev/kernels has passed on
+    // a GPU (docs/parts/cuda.md); it rounds q, k, v to bf16, so fp32 keeps 1.
+    const char *av = getenv("SQ_ATTN_VERSION");
+    c->attn_version = av && !strcmp(av, "2") && c->bf16 ? 2 : 1;
     if (max_B < 1 || max_T < 1) {
         cu_free(be);
         return sq_err("--device cuda: batch %d x %d", max_B, max_T);

@@ -92,7 +92,9 @@ void cuda_gelu_backward(sq_cu_act din, const float *in, const float *dout, size_
 /* Variable-length attention over NH heads of q, k, v [n, C] (fp32), with
  * Philox dropout on the probabilities; ctx gets the result, lse [n, NH] the
  * row log-sum-exp kept for backward.  No T x T matrix is stored.
- * version 1: one warp per (query, head), keys in chunks of 32, fp32. */
+ * version 1: one warp per (query, head), keys in chunks of 32, fp32;
+ * version 2: 64 x 64 tiles on the tensor cores (WMMA, bf16 operands, fp32
+ * accumulation), head size 64 only (other sizes run version 1). */
 void cuda_attention_forward(sq_cu_act ctx, float *lse, const float *q, const float *k, const float *v,
                             const sq_cu_tokens *tk, sq_cu_drop d, int max_pos, int C, int NH, int version,
                             cudaStream_t s);

@@ -27,7 +27,7 @@ namespace {
 uint32_t alignment(const void *p) {
     uintptr_t a = (uintptr_t)p;
     uint32_t r = 256;
-    while (r > 4 && a % r) r >>= 1;
+    while (r > 1 && a % r) r >>= 1;
     return r;
 }
 

@@ -55,12 +55,23 @@ enum { SQ_DROP_EMB = 0, SQ_DROP_ATTN_PROBS = 1, SQ_DROP_ATTN_OUT = 2, SQ_DROP_FF
 /* Whether element `elem` of the sample with global index `sample` survives
  * dropout with probability p at optimizer step `step`.  One Philox call
  * serves four consecutive elements (a kernel can use all four lanes). */
+SQ_HD sq_philox_ctr sq_dropout_draw(uint64_t seed, uint32_t step, uint32_t sample, uint32_t layer,
+                                    uint32_t site, uint32_t elem)
+{
+    sq_philox_ctr c = {{elem >> 2, sample, step, (layer << 8) | site}};
+    return sq_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+}
+
+/* Lane elem & 3 of a draw made for elem (or any element of its group of 4). */
+SQ_HD int sq_dropout_lane_keep(sq_philox_ctr r, uint32_t elem, float p)
+{
+    return sq_philox_uniform(r.v[elem & 3]) >= p;
+}
+
 SQ_HD int sq_dropout_keep(uint64_t seed, uint32_t step, uint32_t sample, uint32_t layer,
                           uint32_t site, uint32_t elem, float p)
 {
-    sq_philox_ctr c = {{elem >> 2, sample, step, (layer << 8) | site}};
-    sq_philox_ctr r = sq_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
-    return sq_philox_uniform(r.v[elem & 3]) >= p;
+    return sq_dropout_lane_keep(sq_dropout_draw(seed, step, sample, layer, site, elem), elem, p);
 }
 
 #undef SQ_HD
