@@ -9,9 +9,10 @@
 #include <string.h>
 
 void sq_train_set_threads(int n) {
-    if (n <= 0) return;
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
+    /* OpenMP owns the threads; OpenBLAS runs single-threaded inside them
+     * (layers.h sgemm_rows). */
+    openblas_set_num_threads(1);
+    if (n > 0) omp_set_num_threads(n);
 }
 
 int sq_backend_open(const char *device, sq_model *m, int max_B, int max_T, sq_backend **out) {

@@ -4,7 +4,7 @@
 
 #include "model.h"
 
-/* OpenMP and OpenBLAS threads (0: leave the defaults). */
+/* OpenMP threads (0: the default, all cores); OpenBLAS single-threaded. */
 void sq_train_set_threads(int n);
 int sq_backend_open(const char *device, sq_model *m, int max_B, int max_T, sq_backend **out);
 

@@ -6,7 +6,7 @@
  * forward and backward = 3x forward), here on each row's real length. */
 #include "backend.h"
 #include "commands.h"
-#include "cuda/cuda.h"
+#include "cuda/cuda_backend.h"
 #include "device_opts.h"
 #include "loader.h"
 #include "step.h"

@@ -9,6 +9,7 @@
 #include "sq/error.h"
 #include "sq/philox.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +52,7 @@ static size_t plan(cpu *c, const sq_bert_config *cfg, bool attn_drop) {
     c->tmp = take(c, N * C);
     c->dres = take(c, N * C), c->dtmp = take(c, N * C), c->dtmp2 = take(c, N * C), c->dh1 = take(c, N * C);
     c->dq = take(c, N * C), c->dk = take(c, N * C), c->dv = take(c, N * C), c->dctx = take(c, N * C);
-    c->dI = take(c, N * I), c->datt = take(c, (size_t)c->max_T * c->max_T);
+    c->dI = take(c, N * I), c->datt = take(c, (size_t)omp_get_max_threads() * c->max_T * c->max_T);
     return c->used;
 }
 
@@ -229,6 +230,7 @@ int sq_backend_cpu_new(sq_model *m, int max_B, int max_T, sq_backend **out) {
     be->model = m;
     c->max_B = max_B;
     c->max_T = max_T;
+    sgemm_single_threaded();
     c->la = sq_calloc((size_t)m->cfg.layers, sizeof *c->la);
     if (!c->la || sq_model_ptrs(m, m->params, &c->P)) goto fail;
     if (m->grads && sq_model_ptrs(m, m->grads, &c->G)) goto fail;

@@ -1,6 +1,6 @@
 #include "device_opts.h"
 
-#include "cuda/cuda.h"
+#include "cuda/cuda_backend.h"
 #include "sq/cli.h"
 
 #include <string.h>

@@ -54,6 +54,14 @@ int sq_dist_open(const sq_dist_opts *o, const char *device, sq_dist **out) {
     }
     const char *comm = o->comm ? o->comm : !strcmp(device, "cuda") ? "nccl" : "mpi";
     d->bucket_mb = o->bucket_mb > 0 ? o->bucket_mb : 25;
+    if (strcmp(comm, "mpi") && strcmp(comm, "nccl")) {
+        sq_err("--comm: '%s' is not nccl or mpi", comm);
+        goto fail;
+    }
+    if (!strcmp(comm, "nccl") && strcmp(device, "cuda")) {
+        sq_err("--comm nccl needs --device cuda (NCCL moves GPU memory); use --comm mpi on the CPU");
+        goto fail;
+    }
     int rc;
     if (d->strat == SQ_SINGLE) {
         /* One process moves nothing: no MPI or NCCL to start, even under
@@ -63,15 +71,8 @@ int sq_dist_open(const sq_dist_opts *o, const char *device, sq_dist **out) {
         rc = sq_comm_mpi_open(&solo, &d->comm);
     } else if (!strcmp(comm, "mpi")) {
         rc = sq_comm_mpi_open(&d->launch, &d->comm);
-    } else if (!strcmp(comm, "nccl")) {
-        if (strcmp(device, "cuda")) {
-            sq_err("--comm nccl needs --device cuda (NCCL moves GPU memory); use --comm mpi on the CPU");
-            goto fail;
-        }
-        rc = sq_comm_nccl_open(&d->launch, o->rendezvous, &d->comm);
     } else {
-        sq_err("--comm: '%s' is not nccl or mpi", comm);
-        goto fail;
+        rc = sq_comm_nccl_open(&d->launch, o->rendezvous, &d->comm);
     }
     if (rc) goto fail;
     *out = d;
@@ -273,14 +274,19 @@ int sq_dist_backward(sq_dist *d, const sq_batch *b, bool final) {
 int sq_dist_step(sq_dist *d, const sq_optim *o, long step, double *loss, double *lr, double *grad_norm) {
     sq_backend *be = d->be;
     if (d->comm->wait_all(d->comm)) return -1;
-    bool sharded = sq_dist_sharded(d);
+    if (!sq_dist_sharded(d)) {
+        /* single, ddp: every rank holds the whole (reduced) gradient and
+         * takes the trainer's own step on it; only the loss is summed. */
+        if (d->launch.world > 1 && d->comm->allreduce_host(d->comm, loss, 1, false)) return -1;
+        return sq_optimizer_step(be, o, step, lr, grad_norm);
+    }
+    /* The sharded strategies: sq_optimizer_step's recipe on the shard, with
+     * the squared norm summed over the shards (with the loss). */
     int r = d->launch.rank;
-    size_t lo = sharded ? d->shard[r] : 0, hi = sharded ? d->shard[r + 1] : d->n;
+    size_t lo = d->shard[r], hi = d->shard[r + 1];
     double red[2] = {*loss, 0};
     if (be->grad_sumsq(be, lo, hi, &red[1])) return -1;
-    /* ddp: every rank holds the whole reduced gradient, so only the loss
-     * needs summing; the sharded strategies sum the squares too. */
-    if (d->launch.world > 1 && d->comm->allreduce_host(d->comm, red, sharded ? 2 : 1, false)) return -1;
+    if (d->launch.world > 1 && d->comm->allreduce_host(d->comm, red, 2, false)) return -1;
     *loss = red[0];
     *grad_norm = sqrt(red[1]);
     if (!isfinite(*grad_norm)) return sq_err("step %ld: the gradient norm is not finite (%g)", step + 1, *grad_norm);

@@ -33,6 +33,14 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *in, co
 void layernorm_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                         const float *w, const float *mean, const float *rstd, int N, int C);
 
+/* C[M, N] = alpha * op(A) @ op(B) + beta * C (row-major), rows split over
+ * the OpenMP threads, each block by single-threaded OpenBLAS.  Call it
+ * outside parallel regions. */
+void sgemm_rows(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc);
+/* Makes OpenBLAS single-threaded: OpenMP owns the threads. */
+void sgemm_single_threaded(void);
+
 /* out[N, OC] = in[N, C] @ w[OC, C]^T + b */
 void matmul_forward(float *out, const float *in, const float *w, const float *b, int N, int C, int OC);
 /* din += dout @ w; dw += dout^T @ in; db += sum(dout) (din/db may be NULL). */
@@ -45,7 +53,7 @@ void matmul_backward(float *din, float *dw, float *db, const float *dout, const 
  * same after dropout) too when d->p > 0. */
 void attention_forward(float *ctx, float *probs, float *probs_drop, const float *q, const float *k,
                        const float *v, const int32_t *len, const sq_dropout *d, int B, int T, int C, int NH);
-/* dq, dk, dv are overwritten; scratch holds T*T floats. */
+/* dq, dk, dv are overwritten; scratch holds T*T floats per OpenMP thread. */
 void attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dctx, const float *q,
                         const float *k, const float *v, const float *probs, const float *probs_drop,
                         const int32_t *len, const sq_dropout *d, int B, int T, int C, int NH);

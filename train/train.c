@@ -31,7 +31,7 @@ enum { SQ_EXIT_REQUEUE = 75 };
 
 static const char usage[] =
     "usage: sq-train --data FEATDIR (--init MODEL | --config CONFIG.json) -o RUNDIR [options]\n"
-    "       sq-train predict --help | sq-train replay --help\n"
+    "       sq-train predict --help | sq-train replay --help | sq-train bench --help\n"
     "Fine-tunes BertForQuestionAnswering on a feature directory (sq-pack) and writes\n"
     "RUNDIR/model.safetensors and RUNDIR/config.json (HF from_pretrained loads RUNDIR).\n"
     "  --data FEATDIR          training features\n"

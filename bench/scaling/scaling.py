@@ -157,9 +157,11 @@ def simulate(strategy, gpus, nodes, a, layers):
 
 def table(a):
     layers = bert_layers(BERT_BASE) if not a.params else None
+    if a.layer_ms and len(a.layer_ms) != (len(a.layer_ms) if a.params else len(layers)):
+        sys.exit("scaling.py: --layer-ms needs %d values (QA head, 12 layers, embeddings)" % len(layers))
     if a.params:
         # a flat model: encoder layers of equal size, no embeddings to speak of
-        n_enc = 12
+        n_enc = len(a.layer_ms) - 2 if a.layer_ms else 12
         layers = [0] + [a.params // n_enc] * n_enc + [a.params - n_enc * (a.params // n_enc)]
     base, _ = simulate("single", 1, 1, a, layers)
     rows = []
@@ -186,7 +188,8 @@ def main():
     t.add_argument("--step-ms", type=float, default=80.0,
                    help="measured single-GPU step time (default: the labelled A100 assumption)")
     t.add_argument("--params", type=int, default=0, help="parameters (default: BERT-base's layer sizes)")
-    t.add_argument("--layer-ms", type=float, nargs="*", help="measured backward ms per layer, QA head first")
+    t.add_argument("--layer-ms", type=float, nargs="*",
+                   help="measured backward ms per layer, QA head first (sq-train prints them at the end)")
     t.add_argument("--forward-frac", type=float, default=1 / 3, help="forward share of compute (default 1/3)")
     t.add_argument("--optimizer-frac", type=float, default=0.03, help="optimizer share of the step")
     t.add_argument("--gpus", type=int, default=2, help="GPUs per node")

@@ -155,6 +155,9 @@ static int walk_paragraph(walk *w, const json_t *p, const char *title) {
     uint32_t par = (uint32_t)w->n_par;
     if (w->s) {
         sq_squad_paragraph *sp = &w->s->paragraphs[par];
+        squad_priv *pv = w->s->priv;
+        pv->where[par][0] = (uint32_t)w->at[0];
+        pv->where[par][1] = (uint32_t)w->at[1];
         sp->title = title;
         sp->context = json_string_value(context);
         sp->context_len = json_string_length(context);
@@ -210,8 +213,14 @@ int squad_index_ids(sq_squad *s, const char *name) {
         size_t h = hash_str(id) & pv->mask;
         while (pv->slots[h]) {
             uint32_t j = pv->slots[h] - 1;
-            if (strcmp(s->questions[j].id, id) == 0)
-                return sq_err("%s: duplicate question id \"%s\" (questions %u and %u)", name, id, j, i);
+            if (strcmp(s->questions[j].id, id) == 0) {
+                const sq_squad_question *a = &s->questions[j], *b = &s->questions[i];
+                const uint32_t *wa = pv->where[a->paragraph], *wb = pv->where[b->paragraph];
+                return sq_err("%s: data[%u].paragraphs[%u].qas[%u].id: duplicate question id \"%s\" "
+                              "(first at data[%u].paragraphs[%u].qas[%u])",
+                              name, wb[0], wb[1], i - s->paragraphs[b->paragraph].first_question, id, wa[0], wa[1],
+                              j - s->paragraphs[a->paragraph].first_question);
+            }
             h = (h + 1) & pv->mask;
         }
         pv->slots[h] = i + 1;
@@ -244,8 +253,9 @@ int squad_alloc(sq_squad **out, uint64_t n_par, uint64_t n_q, uint64_t n_ans) {
     s->paragraphs = sq_calloc(n_par ? n_par : 1, sizeof *s->paragraphs);
     s->questions = sq_calloc(n_q ? n_q : 1, sizeof *s->questions);
     pv->answers = sq_calloc(n_ans ? n_ans : 1, sizeof *pv->answers);
+    pv->where = sq_calloc(n_par ? n_par : 1, sizeof *pv->where);
     s->version = sq_strdup("");
-    if (!s->paragraphs || !s->questions || !pv->answers || !s->version) {
+    if (!s->paragraphs || !s->questions || !pv->answers || !pv->where || !s->version) {
         sq_squad_free(s);
         return -1;
     }
@@ -336,6 +346,7 @@ void sq_squad_free(sq_squad *s) {
         free(pv->text);
         free(pv->slots);
         free(pv->answers);
+        free(pv->where);
         free(pv);
     }
     free(s->version);

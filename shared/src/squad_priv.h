@@ -14,6 +14,7 @@ typedef struct {
     json_t *root;       /* the jansson tree the strings point into, or NULL */
     char *text;         /* the scanned buffer the strings point into, or NULL */
     uint32_t *slots;    /* id hash table: question index + 1, 0 = empty */
+    uint32_t (*where)[2]; /* per paragraph: its article, its place in it */
     size_t mask;
     sq_squad_answer *answers;
 } squad_priv;

@@ -23,6 +23,7 @@ typedef struct {
     sq_squad *s;
     uint64_t n_par, n_q, n_ans;
     bool any_impossible;
+    uint32_t article, in_article; /* where the next paragraph sits */
 } scan;
 
 /* Every failure below is "not sure": leave it to jansson. */
@@ -421,6 +422,11 @@ static int paragraph(scan *s, void *ctx) {
     s->p++;
     uint32_t par = (uint32_t)s->n_par;
     sq_squad_paragraph *p = s->fill ? &s->s->paragraphs[par] : NULL;
+    if (p) {
+        squad_priv *pv = s->s->priv;
+        pv->where[par][0] = s->article;
+        pv->where[par][1] = s->in_article;
+    }
     uint64_t q0 = s->n_q;
     bool first = true, done;
     unsigned seen = 0;
@@ -452,6 +458,7 @@ static int paragraph(scan *s, void *ctx) {
         p->n_questions = (uint32_t)(s->n_q - q0);
     }
     s->n_par++;
+    s->in_article++;
     return 0;
 }
 
@@ -483,6 +490,8 @@ static int article(scan *s, void *ctx) {
         }
     }
     NEED(seen & 2);
+    s->article++;
+    s->in_article = 0;
     /* The title may follow the paragraphs (XQuAD puts it last). */
     if (s->fill)
         for (uint64_t i = p0; i < s->n_par; i++) s->s->paragraphs[i].title = title;

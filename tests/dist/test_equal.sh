@@ -4,13 +4,17 @@
 # and dropout masks keyed by global sample index) ends with parameters within
 # 1e-5 relative of one process's, for ddp, zero1, zero2 and fsdp on 2 ranks
 # and ddp and zero2 on 3 (uneven shards), with 1 MB buckets (several per
-# step); with --grad-accum 2 and buckets smaller than a layer too.  The memory report says that each sharded strategy holds 1/N
-# of the optimizer state (and zero2 of the gradients, fsdp of everything).
+# step); with --grad-accum 2 and buckets smaller than a layer, zero2 and fsdp
+# on 3 ranks too.  ddp on one rank is the single run bit for bit.  The memory
+# report says that each sharded strategy holds 1/N of what it shards.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/dist_lib.sh"
 make_data
 
 train "$T/single" --max-steps 4 --batch-size 6
+# ddp on one rank (MPI started, every collective run) is the single run, bit for bit.
+mpi_train 1 "$T/ddp-1" --max-steps 4 --batch-size 6 --strategy ddp
+cmp -s "$T/ddp-1/model.safetensors" "$T/single/model.safetensors" || fail "ddp on 1 rank differs from single"
 for run in "2 ddp" "2 zero1" "2 zero2" "2 fsdp" "3 ddp" "3 zero2"; do
     set -- $run
     mpi_train "$1" "$T/$2-$1" --max-steps 4 --batch-size 6 --bucket-mb 1 --strategy "$2"

@@ -44,12 +44,22 @@ cmp -s "$T/cut/model.safetensors" "$T/whole/model.safetensors" || fail "resumed 
 train "$T/one" --max-steps $steps --batch-size 6 --log-every 100 --resume
 same_params "$T/one/model.safetensors" "$T/whole/model.safetensors" 1e-5
 
-# A manifest whose shards leave a gap is refused, naming the file.
-mkdir -p "$T/gap/checkpoints"
-cp -r "$T/one/checkpoints/$last" "$T/gap/checkpoints/"
-sed -i 's/"begin": 0,/"begin": 1,/' "$T/gap/checkpoints/$last/manifest.json"
-expect_fail 1 "manifest.json: shard 0: not the next range" "$SQ_BIN/sq-train" --data "$T/feat" \
-    --config "$T/cfg.json" -o "$T/gap" --max-steps $steps --batch-size 6 --resume
+# Damaged sharded checkpoints are refused with the file named: shards that
+# leave a gap, another model's parameter count, a missing or truncated shard.
+damaged() { # NAME SED-SCRIPT|- ERROR-REGEX [COMMAND...]
+    local name=$1 script=$2 pat=$3; shift 3
+    mkdir -p "$T/$name/checkpoints"
+    cp -r "$T/one/checkpoints/$last" "$T/$name/checkpoints/"
+    local ck=$T/$name/checkpoints/$last
+    [ "$script" = - ] || sed -i "$script" "$ck/manifest.json"
+    [ $# = 0 ] || (cd "$ck" && "$@")
+    expect_fail 1 "$pat" "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/$name" \
+        --max-steps $steps --batch-size 6 --resume
+}
+damaged gap 's/"begin": 0,/"begin": 1,/' "manifest.json: shard 0: not the next range"
+damaged count 's/"parameters": [0-9]*/"parameters": 7/' "manifest.json: 7 parameters, the model has"
+damaged missing - "shard-00001.safetensors" rm shard-00001.safetensors
+damaged short - "shard-00000.safetensors" truncate -s 5000 shard-00000.safetensors
 
 # ddp: rank 0 writes whole checkpoints, which resume on 2 ranks.
 mpi_train 2 "$T/ddp" --max-steps 6 --batch-size 6 --checkpoint-every 2 --strategy ddp

@@ -151,7 +151,7 @@ static void fixture(const char *squad, const char *reference, bool cased) {
     snprintf(rp, sizeof rp, "%s/tests/tokenize/fixtures/%s", root, reference);
     snprintf(vp, sizeof vp, "%s/data/vocab.txt", root);
     vocab v;
-    sq_squad *s;
+    sq_squad *s = NULL;
     if (vocab_load(vp, &v) || sq_squad_load(sp, &s)) fail_msg("%s", sq_errmsg());
     encoder e;
     encoder_init(&e, &v, cased);

@@ -156,7 +156,8 @@ static void errors(void **state) {
     const char *dup = "{\"data\":[{\"paragraphs\":[{\"context\":\"c\",\"qas\":[{\"id\":\"d\",\"question\":\"q\"},"
                       "{\"id\":\"d\",\"question\":\"r\"}]}]}]}";
     assert_int_equal(sq_squad_loadb("dup.json", dup, strlen(dup), &s), -1);
-    assert_non_null(strstr(sq_errmsg(), "dup.json: duplicate question id \"d\""));
+    assert_string_equal(sq_errmsg(), "dup.json: data[0].paragraphs[0].qas[1].id: duplicate question id \"d\" "
+                                     "(first at data[0].paragraphs[0].qas[0])");
     const char *bad = "{\"data\":[{\"paragraphs\":[{\"context\":\"c\",\"qas\":[{\"id\":\"d\",\"question\":\"q\","
                       "\"answers\":[{\"text\":\"t\"}]}]}]}]}";
     assert_int_equal(sq_squad_loadb("bad.json", bad, strlen(bad), &s), -1);

@@ -100,7 +100,7 @@ run_bad 'bad.json: data: missing' '{"version":"1.1"}'
 run_bad 'bad.json: data: expected an array' '{"data":{}}'
 run_bad 'bad.json: version: expected a string' '{"version":1.1,"data":[]}'
 run_bad 'bad.json: expected a JSON object at the top' '[1,2]'
-run_bad 'duplicate question id "a"' \
+run_bad 'bad.json: data\[1\]\.paragraphs\[0\]\.qas\[0\]\.id: duplicate question id "a" \(first at data\[0\]\.paragraphs\[0\]\.qas\[0\]\)' \
     '{"data":[{"paragraphs":[{"context":"abc","qas":[{"id":"a","question":"q"}]}]},{"paragraphs":[{"context":"d","qas":[{"id":"a","question":"r"}]}]}]}'
 run_bad 'paragraph 0 .*U\+0000' '{"data":[{"paragraphs":[{"context":"a\\u0000c","qas":[]}]}]}'
 expect_fail 1 'nonexistent' "$TK" --vocab "$T/nonexistent" -o "$T/o.sqt" "$DATA/xquad.en.json"

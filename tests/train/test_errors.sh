@@ -2,6 +2,8 @@
 # Bad inputs and impossible options are one-line errors with the right exit
 # status (1 bad input, 2 bad usage), and leave no run behind.
 source "$(dirname "$0")/../lib.sh"
+# Threads sleep rather than spin at OpenMP barriers: this machine is shared.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 source "$SQ_ROOT/tests/train/synthetic.sh"
 synthetic_features feat 30 3
 tiny_config "$T/cfg.json"

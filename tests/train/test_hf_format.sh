@@ -5,6 +5,8 @@
 # QA head) is accepted by --init with the head initialised, refused by
 # predict; an F16 copy of the weights predicts within fp16 rounding.
 source "$(dirname "$0")/../lib.sh"
+# Threads sleep rather than spin at OpenMP barriers: this machine is shared.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 need_python transformers
 need_python torch
 source "$SQ_ROOT/tests/train/synthetic.sh"

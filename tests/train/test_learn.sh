@@ -6,6 +6,8 @@
 # within two minutes of CPU.  The in-training dev evaluation (--eval-data)
 # must agree with sq-eval.
 source "$(dirname "$0")/../lib.sh"
+# Threads sleep rather than spin at OpenMP barriers: this machine is shared.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 source "$SQ_ROOT/tests/train/synthetic.sh"
 synthetic_features train 800 1
 synthetic_features dev 100 2

@@ -4,6 +4,8 @@
 # up to summation order (relative error <= 1e-5), dropout on, over an epoch
 # boundary and a last partial batch split unevenly.
 source "$(dirname "$0")/../lib.sh"
+# Threads sleep rather than spin at OpenMP barriers: this machine is shared.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 source "$SQ_ROOT/tests/train/synthetic.sh"
 source "$SQ_ROOT/tests/train/st_relerr.sh"
 synthetic_features feat 62 4

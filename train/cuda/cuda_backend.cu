@@ -11,7 +11,7 @@
 // micro-batch, so a step allocates nothing.  The host syncs where the
 // interface returns a number (loss, gradient norm) and before a grad hook.
 #include "common.cuh"
-#include "cuda.h"
+#include "cuda_backend.h"
 
 extern "C" {
 #include "../layers.h"

@@ -3,7 +3,8 @@
 // dropout(LayerNorm(x))), one warp per token.  Row statistics in double and
 // the output rounded as train/layernorm.c does, so fp32 matches the CPU to a
 // few ulps.  Parameter gradients are column sums reduced in a fixed order
-// (no atomics): the same bits on every run.
+// (no atomics): the same bits on every run.  cuda_colsum, the same reduction
+// for bias gradients and token types, lives here too.
 #include "common.cuh"
 
 namespace {

@@ -3,8 +3,8 @@
  * for `sq-train bench`, and a device sync for timing.  Every function is weak
  * here: NULL in a build without CUDA (CUDA=0 or no nvcc), so callers test
  * the pointer and the CPU-only build references no CUDA symbol. */
-#ifndef SQ_TRAIN_CUDA_CUDA_H
-#define SQ_TRAIN_CUDA_CUDA_H
+#ifndef SQ_TRAIN_CUDA_CUDA_BACKEND_H
+#define SQ_TRAIN_CUDA_CUDA_BACKEND_H
 
 #include <stddef.h>
 
