@@ -30,8 +30,10 @@ static uint32_t *copy_out(const encoder *e, bool offsets) {
     size_t n = e->n * (offsets ? 3 : 1);
     uint32_t *p = sq_malloc((n ? n : 1) * sizeof *p);
     if (!p) return NULL;
-    memcpy(p, e->ids, e->n * sizeof *p);
-    if (offsets) memcpy(p + e->n, e->offsets, 2 * e->n * sizeof *p);
+    if (e->n) { /* an empty context has no ids array at all */
+        memcpy(p, e->ids, e->n * sizeof *p);
+        if (offsets) memcpy(p + e->n, e->offsets, 2 * e->n * sizeof *p);
+    }
     return p;
 }
 

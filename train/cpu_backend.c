@@ -36,7 +36,9 @@ static float *take(cpu *c, size_t n) {
     return p;
 }
 
-static size_t plan(cpu *c, const sq_bert_config *cfg, bool attn_drop) {
+/* Lays out the arena (or, with a NULL arena, measures it); the backward
+ * buffers only when training. */
+static size_t plan(cpu *c, const sq_bert_config *cfg, bool training, bool attn_drop) {
     size_t N = (size_t)c->max_B * c->max_T, C = (size_t)cfg->hidden, I = (size_t)cfg->intermediate;
     size_t att = (size_t)c->max_B * cfg->heads * c->max_T * c->max_T;
     c->x0 = take(c, N * C), c->emean = take(c, N), c->erstd = take(c, N), c->h0 = take(c, N * C);
@@ -50,6 +52,7 @@ static size_t plan(cpu *c, const sq_bert_config *cfg, bool attn_drop) {
     }
     c->logits2 = take(c, 2 * N), c->dlogits2 = take(c, 2 * N), c->start = take(c, N), c->end = take(c, N);
     c->tmp = take(c, N * C);
+    if (!training) return c->used;
     c->dres = take(c, N * C), c->dtmp = take(c, N * C), c->dtmp2 = take(c, N * C), c->dh1 = take(c, N * C);
     c->dq = take(c, N * C), c->dk = take(c, N * C), c->dv = take(c, N * C), c->dctx = take(c, N * C);
     c->dI = take(c, N * I), c->datt = take(c, (size_t)omp_get_max_threads() * c->max_T * c->max_T);
@@ -234,12 +237,12 @@ int sq_backend_cpu_new(sq_model *m, int max_B, int max_T, sq_backend **out) {
     c->la = sq_calloc((size_t)m->cfg.layers, sizeof *c->la);
     if (!c->la || sq_model_ptrs(m, m->params, &c->P)) goto fail;
     if (m->grads && sq_model_ptrs(m, m->grads, &c->G)) goto fail;
-    bool attn_drop = m->grads && m->cfg.attention_dropout > 0;
-    size_t n = plan(c, &m->cfg, attn_drop); /* sizes only: arena is NULL */
+    bool training = m->grads != NULL, attn_drop = training && m->cfg.attention_dropout > 0;
+    size_t n = plan(c, &m->cfg, training, attn_drop);
     c->used = 0;
     c->arena = sq_malloc(n * sizeof(float));
     if (!c->arena) goto fail;
-    plan(c, &m->cfg, attn_drop);
+    plan(c, &m->cfg, training, attn_drop);
     be->forward = cpu_forward;
     be->logits = cpu_logits;
     be->backward = cpu_backward;
