@@ -40,7 +40,8 @@ void attention_forward(float *ctx, float *probs, float *probs_drop, const float 
                     sq_philox_ctr r = {{0, 0, 0, 0}};
                     for (int j = 0; j < n; j++) {
                         uint32_t e = elem(d, h, i, j);
-                        if (j == 0 || (e & 3) == 0) r = sq_dropout_draw(d->seed, d->step, d->sample[b], d->layer, d->site, e);
+                        if (j == 0 || (e & 3) == 0)
+                            r = sq_dropout_draw(d->seed, d->step, d->sample[b], d->layer, d->site, e);
                         drow[j] = sq_dropout_lane_keep(r, e, d->p) ? row[j] * keep_scale : 0.0f;
                     }
                     for (int j = n; j < T; j++) drow[j] = 0.0f;
@@ -70,7 +71,8 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
             float *S = scratch + (size_t)omp_get_thread_num() * T * T;
             /* dPD = dctx v^T, dv = PD^T dctx */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, hs, 1.0f, dctx + off, C, v + off, C, 0.0f, S, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, hs, T, 1.0f, PD, T, dctx + off, C, 0.0f, dv + off, C);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, hs, T, 1.0f, PD, T, dctx + off, C, 0.0f,
+                        dv + off, C);
             /* through dropout, then softmax: dS = P * (dP - sum(P * dP)) */
             for (int i = 0; i < T; i++) {
                 float *srow = S + (size_t)i * T;
@@ -79,7 +81,8 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
                     sq_philox_ctr r = {{0, 0, 0, 0}};
                     for (int j = 0; j < n; j++) {
                         uint32_t e = elem(d, h, i, j);
-                        if (j == 0 || (e & 3) == 0) r = sq_dropout_draw(d->seed, d->step, d->sample[b], d->layer, d->site, e);
+                        if (j == 0 || (e & 3) == 0)
+                            r = sq_dropout_draw(d->seed, d->step, d->sample[b], d->layer, d->site, e);
                         srow[j] = sq_dropout_lane_keep(r, e, d->p) ? srow[j] * keep_scale : 0.0f;
                     }
                 }
@@ -87,7 +90,8 @@ void attention_backward(float *dq, float *dk, float *dv, float *scratch, const f
                 for (int j = 0; j < n; j++) dot += (double)prow[j] * srow[j];
                 for (int j = 0; j < n; j++) srow[j] = prow[j] * (srow[j] - (float)dot);
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, n, scale, S, T, k + off, C, 0.0f, dq + off, C);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, n, scale, S, T, k + off, C, 0.0f,
+                        dq + off, C);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, hs, T, scale, S, T, q + off, C, 0.0f, dk + off, C);
         }
     }

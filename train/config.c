@@ -44,7 +44,7 @@ static int get_str(json_t *j, const char *key, const char *def, const char **out
 }
 
 static int parse(json_t *j, sq_bert_config *c) {
-    const char *act, *pos, *type;
+    const char *act = NULL, *pos = NULL, *type = NULL;
     if (!json_is_object(j)) return sq_err("expected a JSON object");
     if (get_str(j, "model_type", "bert", &type)) return -1;
     if (strcmp(type, "bert")) return sq_err("model_type: \"%s\" is not \"bert\"", type);

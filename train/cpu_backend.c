@@ -66,7 +66,7 @@ static sq_dropout drop(const sq_batch *b, bool on, double p, int layer, int site
 }
 
 static int check_batch(const cpu *c, const sq_model *m, const sq_batch *b) {
-    if (b->B < 1 || b->B > c->max_B || b->T < 1 || b->T > c->max_T)
+    if (b->B < 0 || b->B > c->max_B || b->T < 1 || b->T > c->max_T)
         return sq_err("batch %d x %d exceeds the %d x %d the backend was sized for", b->B, b->T, c->max_B, c->max_T);
     if (b->T > m->cfg.max_position)
         return sq_err("sequence length %d exceeds max_position_embeddings %d", b->T, m->cfg.max_position);
@@ -86,6 +86,10 @@ static int cpu_forward(sq_backend *be, const sq_batch *b, bool train, double *lo
     const sq_bert_config *cfg = &be->model->cfg;
     if (check_batch(c, be->model, b)) return -1;
     c->last_n = (size_t)b->B * b->T;
+    if (!b->B) { /* an empty micro-batch (model.h) */
+        if (loss) *loss = 0;
+        return 0;
+    }
     int B = b->B, T = b->T, C = cfg->hidden, I = cfg->intermediate, N = B * T, P = cfg->max_position;
     float eps = (float)cfg->layer_norm_eps;
     double hp = cfg->hidden_dropout, ap = cfg->attention_dropout;
@@ -145,6 +149,10 @@ static int cpu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *h
     size_t NC = (size_t)N * C * sizeof(float);
     const float *top = cfg->layers ? c->la[cfg->layers - 1].h2 : c->h0;
     if (!be->model->grads) return sq_err("backward on a model loaded for inference");
+    if (!B) { /* nothing to add, but every layer's hook still fires */
+        for (int l = cfg->layers; l >= -1; l--) ready(hook, be->model, l);
+        return 0;
+    }
 
     /* Three gradients are identically zero in exact arithmetic, because a
      * softmax's gradient sums to zero over its row: qa_outputs.bias (the CE

@@ -33,7 +33,9 @@ struct sq_loader {
     char error[512];
 };
 
-long sq_steps_per_epoch(size_t n, long global_batch) { return (long)((n + (size_t)global_batch - 1) / (size_t)global_batch); }
+long sq_steps_per_epoch(size_t n, long global_batch) {
+    return (long)((n + (size_t)global_batch - 1) / (size_t)global_batch);
+}
 
 void sq_epoch_order(uint64_t seed, long epoch, size_t n, uint32_t *perm) {
     for (size_t i = 0; i < n; i++) perm[i] = (uint32_t)i;

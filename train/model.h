@@ -81,15 +81,19 @@ void sq_model_init(sq_model *m, uint64_t seed);
  * head is initialised from seed); F32/F16/BF16; a shape mismatch is an error
  * naming the tensor.  *qa_initialised tells whether the head was missing. */
 int sq_model_load(sq_model *m, const char *path, uint64_t seed, bool *qa_initialised);
-/* Reads the config for --init: --config if given, else config.json beside
- * path, else the safetensors metadata "config". */
+/* Reads the config for --init: config if not NULL, else config.json beside
+ * init, else init's safetensors metadata "config" (init may be NULL when
+ * config is not). */
 int sq_model_config_for(const char *init, const char *config, sq_bert_config *out);
 /* Writes params as F32 safetensors with HF names and the config in the
  * metadata. */
 int sq_model_save(const sq_model *m, const float *params, const char *path);
 
 /* A micro-batch, padded to its longest feature T.  Attention masks are
- * prefixes: token t of row b is real iff t < len[b]. */
+ * prefixes: token t of row b is real iff t < len[b].  B may be 0 (a last
+ * partial batch smaller than the number of micro-batches): forward gives
+ * loss 0 and backward adds nothing but still calls the hook for every
+ * layer, so that ranks' collectives stay matched. */
 typedef struct {
     int B, T;
     int32_t *ids, *types;  /* B*T */

@@ -81,8 +81,9 @@ int sq_cmd_predict(int argc, char **argv) {
     sq_backend *be;
     sq_loader *ld;
     float *start = sq_malloc(n * (size_t)S * sizeof(float)), *end = sq_malloc(n * (size_t)S * sizeof(float));
-    float *bs = sq_malloc((size_t)batch * max_T * sizeof(float)), *be_ = sq_malloc((size_t)batch * max_T * sizeof(float));
-    if (!start || !end || !bs || !be_) sq_die_lib();
+    float *bstart = sq_malloc((size_t)batch * max_T * sizeof(float));
+    float *bend = sq_malloc((size_t)batch * max_T * sizeof(float));
+    if (!start || !end || !bstart || !bend) sq_die_lib();
     if (sq_backend_open(device, m, (int)batch, max_T, &be) || be->push(be, SQ_BUF_PARAMS)) sq_die_lib();
     if (sq_loader_open(&lc, &ld)) sq_die_lib();
     for (long s = 0; s < lc.end_step; s++) {
@@ -90,12 +91,12 @@ int sq_cmd_predict(int argc, char **argv) {
         long step;
         int micro;
         if (sq_loader_next(ld, &b, &step, &micro)) sq_die("%s: %s", data, sq_errmsg());
-        if (be->forward(be, b, false, NULL) || be->logits(be, bs, be_)) sq_die_lib();
+        if (be->forward(be, b, false, NULL) || be->logits(be, bstart, bend)) sq_die_lib();
         for (int r = 0; r < b->B; r++) {
             float *so = start + (size_t)b->sample[r] * S, *eo = end + (size_t)b->sample[r] * S;
             for (int t = 0; t < S; t++) {
-                so[t] = t < b->T ? bs[(size_t)r * b->T + t] : -INFINITY;
-                eo[t] = t < b->T ? be_[(size_t)r * b->T + t] : -INFINITY;
+                so[t] = t < b->T ? bstart[(size_t)r * b->T + t] : -INFINITY;
+                eo[t] = t < b->T ? bend[(size_t)r * b->T + t] : -INFINITY;
             }
         }
     }
@@ -116,7 +117,7 @@ int sq_cmd_predict(int argc, char **argv) {
     sq_features_close(feat);
     free(start);
     free(end);
-    free(bs);
-    free(be_);
+    free(bstart);
+    free(bend);
     return 0;
 }

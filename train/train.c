@@ -216,7 +216,7 @@ int sq_cmd_train(int argc, char **argv) {
     if (!n) sq_die("%s: no features", o.data);
 
     sq_bert_config cfg;
-    if (o.init ? sq_model_config_for(o.init, o.config, &cfg) : sq_model_config_for(NULL, o.config, &cfg)) sq_die_lib();
+    if (sq_model_config_for(o.init, o.config, &cfg)) sq_die_lib();
     if (o.hdrop >= 0) cfg.hidden_dropout = o.hdrop;
     if (o.adrop >= 0) cfg.attention_dropout = o.adrop;
     int max_T = (int)(info->max_len ? info->max_len : (uint32_t)info->max_seq);
@@ -310,7 +310,6 @@ int sq_cmd_train(int argc, char **argv) {
             sq_trace_begin(tr, "data");
             if (sq_loader_next(ld, &b, &bs, &micro)) sq_die("%s: %s", o.data, sq_errmsg());
             sq_trace_end(tr, "data");
-            if (!b->B) continue; /* a last partial batch smaller than the number of micro-batches */
             double l;
             sq_trace_begin(tr, "forward");
             if (be->forward(be, b, true, &l)) sq_die_lib();

@@ -15,7 +15,7 @@
 # with the commands and errors, when Slurm cannot run on this machine.
 # Run by tests/run.sh when SQ_SLURM_TEST=1, or alone: tests/slurm/run.sh
 # (SQ_SLURM_TRAIN_TASKS=N: the train job's tasks [2, or 1 while sq-train cannot
-# train distributed]; SQ_SLURM_TRAIN_STEPS=N: its steps [160];
+# train distributed]; SQ_SLURM_TRAIN_STEPS=N: its steps [300];
 # SQ_SLURM_KEEP=1 keeps the scratch folder with every log).
 source "$(dirname "$0")/../lib.sh"
 here=$SQ_ROOT/tests/slurm
@@ -70,7 +70,7 @@ EOF
 if [ -n "${SQ_SLURM_TRAIN_TASKS:-}" ]; then ntasks=$SQ_SLURM_TRAIN_TASKS
 elif [[ $("$SQ_BIN/sq-train" --help 2>&1) == *--strategy* ]]; then ntasks=2
 else ntasks=1; echo "note: this sq-train has no --strategy (distributed training): the train job runs 1 task"; fi
-steps=${SQ_SLURM_TRAIN_STEPS:-160}
+steps=${SQ_SLURM_TRAIN_STEPS:-300}
 pipeline=(bash "$SQ_ROOT/slurm/pipeline.sh" --bin "$SQ_BIN" --vocab "$VOCAB"
           --train "$data/train.json" --dev "$data/dev.json" --config "$data/config.json"
           --max-seq 64 --doc-stride 32 --max-query 16

@@ -1,7 +1,8 @@
 /* The CPU backend's backward pass against central finite differences of its
  * own forward pass, with dropout on (replay checks only dropout 0 against
  * HF), in both loss modes (padded logits masked, and HF's), with gradient
- * accumulation over two micro-batches and the global-batch normalisation. */
+ * accumulation over two micro-batches and the global-batch normalisation;
+ * and the gradient hook's order and ranges. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,10 +86,61 @@ static void check(bool hf) {
             }
         }
     }
-    printf("%s: %d of %d gradients checked agree\n", hf ? "HF padded logits" : "masked padding", checked - bad, checked);
+    printf("%s: %d of %d gradients checked agree\n", hf ? "HF padded logits" : "masked padding", checked - bad,
+           checked);
     assert_int_equal(bad, 0);
     sq_batch_free(&mb[0]);
     sq_batch_free(&mb[1]);
+    be->free(be);
+    sq_model_free(m);
+}
+
+/* The gradient hook fires once per layer, head first, embeddings last,
+ * with contiguous ranges covering the buffer -- also for an empty batch. */
+typedef struct {
+    int calls, layers[8];
+    size_t lo[8], hi[8];
+} hook_log;
+
+static void on_ready(void *ctx, int layer, size_t lo, size_t hi) {
+    hook_log *h = ctx;
+    if (h->calls < 8) {
+        h->layers[h->calls] = layer;
+        h->lo[h->calls] = lo;
+        h->hi[h->calls] = hi;
+    }
+    h->calls++;
+}
+
+static void test_hook(void **state) {
+    sq_model *m;
+    sq_backend *be;
+    assert_int_equal(sq_model_new(&cfg, true, &m), 0);
+    sq_model_init(m, 3);
+    assert_int_equal(sq_backend_cpu_new(m, 3, 7, &be), 0);
+    sq_batch b;
+    assert_int_equal(sq_batch_alloc(&b, 3, 7), 0);
+    for (int B = 3; B >= 0; B -= 3) {
+        fill(&b, 3, 7, 0, false);
+        b.B = B;
+        b.n_start = b.n_end = 3;
+        hook_log h = {0};
+        sq_grad_hook hook = {on_ready, &h};
+        double loss;
+        assert_int_equal(be->zero_grads(be), 0);
+        assert_int_equal(be->forward(be, &b, true, &loss), 0);
+        assert_int_equal(be->backward(be, &b, &hook), 0);
+        assert_int_equal(h.calls, cfg.layers + 2);
+        for (int i = 0; i < h.calls; i++) assert_int_equal(h.layers[i], cfg.layers - i);
+        assert_int_equal(h.hi[0], m->n_params);
+        for (int i = 1; i < h.calls; i++) assert_int_equal(h.hi[i], h.lo[i - 1]);
+        assert_int_equal(h.lo[h.calls - 1], 0);
+        if (!B) {
+            assert_true(loss == 0);
+            for (size_t i = 0; i < m->n_params; i++) assert_true(m->grads[i] == 0);
+        }
+    }
+    sq_batch_free(&b);
     be->free(be);
     sq_model_free(m);
 }
@@ -100,6 +152,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_masked),
         cmocka_unit_test(test_hf_padded),
+        cmocka_unit_test(test_hook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,7 +104,8 @@ static void test_backbone_halves(void **state) {
         sq_stw *w = sq_stw_new();
         uint16_t *h = malloc(m->n_params * sizeof *h);
         assert_non_null(h);
-        for (size_t i = 0; i < m->n_params; i++) h[i] = half ? sq_f32_to_f16(m->params[i]) : sq_f32_to_bf16(m->params[i]);
+        for (size_t i = 0; i < m->n_params; i++)
+            h[i] = half ? sq_f32_to_f16(m->params[i]) : sq_f32_to_bf16(m->params[i]);
         for (int i = 0; i < m->n_tensors; i++) {
             const sq_param_info *t = &m->table[i];
             if (t->layer == c.layers) continue;
