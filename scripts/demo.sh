@@ -17,9 +17,9 @@ times=()
 stage() {
     local name=$1; shift
     local t0=$(date +%s.%N)
-    echo "== $name: $*"
+    echo "== $name: $*" >&2
     "$@"
-    times+=("$(printf '%-9s %6.1f s' "$name" "$(echo "$(date +%s.%N) - $t0" | bc)")")
+    times+=("$(printf '%-9s %7.2f s' "$name" "$(echo "$(date +%s.%N) - $t0" | bc)")")
 }
 
 stage tokenize "$bin/sq-tokenize" --vocab data/vocab.txt -o "$out/train.sqt" data/sample/xquad-train.json
@@ -32,7 +32,7 @@ stage train "$bin/sq-train" --device "$device" --config data/sample/bert-small-c
 stage predict "$bin/sq-train" predict --device "$device" --init "$out/run/model.safetensors" \
     --data "$out/dev-features" -o "$out/dev-logits.safetensors"
 stage eval "$bin/sq-eval" --dataset data/sample/xquad-dev.json --features "$out/dev-features" \
-    --logits "$out/dev-logits.safetensors" -o "$out/dev-predictions.json" | tee "$out/scores.json"
+    --logits "$out/dev-logits.safetensors" -o "$out/dev-predictions.json" >"$out/scores.json"
 
 echo
 echo "stage times ($device):"
