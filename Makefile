@@ -79,7 +79,8 @@ LIB := $(B)/libsq.a
 train_CFLAGS := $(BLAS_CFLAGS) $(MPI_CFLAGS) $(MPI_DEFS) $(CUDA_DEFS)
 train_LIBS := $(BLAS_LIBS) $(MPI_LIBS) $(CUDA_LIBS)
 TRAIN_CU := $(if $(CUDA_ON),$(wildcard train/cuda/*.cu))
-TRAIN_CU_OBJ := $(TRAIN_CU:%.cu=$(B)/%.o)
+# nvcc output does not depend on SAN: one copy in build/ serves both builds.
+TRAIN_CU_OBJ := $(TRAIN_CU:%.cu=build/%.o)
 
 tool_src = $(wildcard $(1)/*.c)
 tool_obj = $(call tool_src,$(1)):%.c=$(B)/%.o
@@ -101,7 +102,7 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $($(firstword $(subst /, ,$*))_CFLAGS) -c $< -o $@
 
-$(B)/train/cuda/%.o: train/cuda/%.cu
+build/train/cuda/%.o: train/cuda/%.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -Ishared/include -Itrain -MMD -MP -c $< -o $@
 
@@ -134,7 +135,7 @@ $(B)/tests/%.o: tests/%.c
 # The CUDA kernel harness (train/dev/*.cu, see docs/parts/cuda.md): linked
 # with the train objects, whose CPU layers are its references; built with the
 # tests so that CI compiles it.
-DEV_CU := $(if $(CUDA_ON),$(wildcard train/dev/*.cu))
+DEV_CU := $(if $(CUDA_ON),$(if $(filter 1,$(SAN)),,$(wildcard train/dev/*.cu)))
 DEV_BIN := $(DEV_CU:train/dev/%.cu=$(B)/dev/%)
 $(B)/dev/%.o: train/dev/%.cu
 	@mkdir -p $(@D)

@@ -132,8 +132,17 @@ for k in "${!train_env[@]}"; do export "$k=${train_env[$k]}"; done
 if [ -n "$config" ]; then export SQ_CONFIG=$config; unset SQ_INIT; else export SQ_INIT=$init; unset SQ_CONFIG; fi
 unset SQ_EVAL_DATA SQ_EVAL_DATASET SQ_PACK_FORCE
 
+# deps JOB...: the non-empty job ids, each once, colon-separated.
+deps() {
+    local out="" j
+    for j in "$@"; do
+        [ -n "$j" ] && [[ :$out: != *:$j:* ]] && out=${out:+$out:}$j
+    done
+    echo "$out"
+}
+
 # submit STAGE DEPS SBATCH_OPTS SCRIPT ARGS...: submits one stage, after the
-# jobs in DEPS (colon-separated, may be empty); sets $job.
+# jobs in DEPS (from deps(), may be empty); sets $job.
 submit() {
     local stage=$1 deps=$2 extra=$3
     shift 3
@@ -218,18 +227,16 @@ train_job=""
 if [ -f "$run_dir/model.safetensors" ]; then
     echo "train: $run_dir/model.safetensors exists, skipped"
 else
-    deps=$train_pack
     if [ "$eval_each_epoch" = 1 ] && [ -n "$dev_feat" ]; then
-        deps=$deps${dev_pack:+${deps:+:}$dev_pack}
-        SQ_EVAL_DATA=$dev_feat SQ_EVAL_DATASET=$dev_json submit train "$deps" "$sb_train" "$here/train.sbatch" "$train_feat" "$run_dir"
+        SQ_EVAL_DATA=$dev_feat SQ_EVAL_DATASET=$dev_json submit train "$(deps "$train_pack" "$dev_pack")" \
+            "$sb_train" "$here/train.sbatch" "$train_feat" "$run_dir"
     else
-        submit train "$deps" "$sb_train" "$here/train.sbatch" "$train_feat" "$run_dir"
+        submit train "$train_pack" "$sb_train" "$here/train.sbatch" "$train_feat" "$run_dir"
     fi
     train_job=$job
 fi
 
 if [ -n "$dev_json" ]; then
-    deps=$train_job${dev_pack:+${train_job:+:}$dev_pack}
-    submit eval "$deps" "$sb_eval" "$here/eval.sbatch" "$dev_json" "$dev_feat" "$run_dir"
+    submit eval "$(deps "$train_job" "$dev_pack")" "$sb_eval" "$here/eval.sbatch" "$dev_json" "$dev_feat" "$run_dir"
     echo "scores: $run_dir/dev-eval.json when job $job is done"
 fi

@@ -6,6 +6,7 @@
 #include "checkpoint.h"
 #include "commands.h"
 #include "dev_eval.h"
+#include "dist.h"
 #include "device_opts.h"
 #include "loader.h"
 #include "metrics.h"
@@ -57,6 +58,11 @@ static const char usage[] =
     "  --precision bf16|fp32   cuda: bf16 matmul inputs (default) or fp32 throughout\n"
     "  --padded                cuda: compute padded positions too (default: real tokens only)\n"
     "  --threads N             CPU threads (default: all)\n"
+    "  --strategy S            single, ddp, zero1, zero2 or fsdp (default: single for one process,\n"
+    "                          else ddp); ranks come from mpirun, srun or SQ_RANK/SQ_WORLD_SIZE\n"
+    "  --comm nccl|mpi         collectives (default nccl on cuda, mpi on cpu)\n"
+    "  --bucket-mb X           ddp/zero2 gradient bucket size (default 25)\n"
+    "  --rendezvous PATH       file for the NCCL id when no MPI launcher started the ranks\n"
     "  --checkpoint-every N    checkpoint every N steps (default 0: only on a signal)\n"
     "  --resume                continue from RUNDIR's newest checkpoint\n"
     "  --log-every N           metrics.jsonl line every N steps (default 10)\n"
@@ -70,6 +76,7 @@ typedef struct {
     double lr, warmup, wd, clip, hdrop, adrop;
     bool resume, quiet, padded;
     int world, rank;
+    sq_dist_opts dist;
 } train_opts;
 
 static volatile sig_atomic_t stop_signal;
@@ -79,7 +86,7 @@ static void parse(int argc, char **argv, train_opts *o) {
     *o = (train_opts){.device = "cpu", .epochs = 2, .max_steps = -1, .batch = 32, .accum = 1, .warmup_steps = -1,
                       .seed = 42, .log_every = 10, .lr = 3e-5, .warmup = 0.1, .wd = 0.01, .clip = 1.0,
                       .hdrop = -1, .adrop = -1, .world = 1};
-    enum { O_DATA = 256, O_EDATA, O_EDS, O_INIT, O_CONFIG, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_ACCUM, O_LR, O_WARMUP,
+    enum { O_DATA = 256, O_STRATEGY, O_COMM, O_BUCKET, O_RDV, O_EDATA, O_EDS, O_INIT, O_CONFIG, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_ACCUM, O_LR, O_WARMUP,
            O_WSTEPS, O_WD, O_CLIP, O_HD, O_AD, O_SEED, O_DEV, O_THR, O_CKPT, O_RESUME, O_LOG, O_PROF, O_PREC, O_PADDED };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA}, {"eval-data", 1, 0, O_EDATA}, {"eval-dataset", 1, 0, O_EDS},
@@ -89,7 +96,9 @@ static void parse(int argc, char **argv, train_opts *o) {
         {"weight-decay", 1, 0, O_WD}, {"max-grad-norm", 1, 0, O_CLIP}, {"hidden-dropout", 1, 0, O_HD},
         {"attention-dropout", 1, 0, O_AD}, {"seed", 1, 0, O_SEED}, {"device", 1, 0, O_DEV},
         {"threads", 1, 0, O_THR}, {"checkpoint-every", 1, 0, O_CKPT}, {"resume", 0, 0, O_RESUME},
-        {"log-every", 1, 0, O_LOG}, {"profile", 2, 0, O_PROF}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+        {"log-every", 1, 0, O_LOG}, {"profile", 2, 0, O_PROF},
+        {"strategy", 1, 0, O_STRATEGY}, {"comm", 1, 0, O_COMM}, {"bucket-mb", 1, 0, O_BUCKET},
+        {"rendezvous", 1, 0, O_RDV}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
         {"version", 0, 0, 'V'}, {"precision", 1, 0, O_PREC}, {"padded", 0, 0, O_PADDED}, {0}};
     int c;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
@@ -120,6 +129,10 @@ static void parse(int argc, char **argv, train_opts *o) {
         case O_RESUME: o->resume = true; break;
         case O_LOG: o->log_every = sq_opt_long("--log-every", optarg, 1, 1L << 31); break;
         case O_PROF: o->profile = optarg ? sq_opt_long("--profile", optarg, 1, 100000) : 5; break;
+        case O_STRATEGY: o->dist.strategy = optarg; break;
+        case O_COMM: o->dist.comm = optarg; break;
+        case O_BUCKET: o->dist.bucket_mb = sq_opt_double("--bucket-mb", optarg, 1e-6, 1e6); break;
+        case O_RDV: o->dist.rendezvous = optarg; break;
         case 'q': o->quiet = true; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': sq_print_version(); exit(0);
@@ -134,6 +147,10 @@ static void parse(int argc, char **argv, train_opts *o) {
     if (!o->init && !o->config) sq_die_usage("give --init MODEL or --config CONFIG.json");
     if (!!o->eval_data != !!o->eval_dataset) sq_die_usage("--eval-data and --eval-dataset go together");
     sq_device_options(o->device, o->precision, o->padded);
+    sq_launch l;
+    if (sq_dist_launch(&l)) sq_die_lib();
+    o->world = l.world;
+    o->rank = l.rank;
     if (o->batch % (o->accum * o->world))
         sq_die_usage("--batch-size %ld is not a multiple of --grad-accum %ld x %d ranks", o->batch, o->accum, o->world);
 }
@@ -161,7 +178,7 @@ static int write_run_json(const train_opts *o, const sq_model *m, long total, lo
     free(cfg);
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:{s:s, s:s?, s:s?, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, s:f, s:I, s:f, s:f, s:f, s:f, s:f,"
-        " s:I, s:s, s:I, s:I, s:I, s:b}, s:s, s:I, s:I, s:I, s:I, s:o?}",
+        " s:I, s:s, s:I, s:I, s:I, s:b}, s:s, s:I, s:I, s:I, s:s, s:I, s:o?}",
         "tool", "sq-train", "version", sq_version(), "git_commit", sq_git_commit(), "options", "data", o->data,
         "eval_data", o->eval_data, "eval_dataset", o->eval_dataset, "init", o->init, "config", o->config,
         "output", o->out, "epochs", (json_int_t)o->epochs, "max_steps", (json_int_t)o->max_steps,
@@ -171,7 +188,8 @@ static int write_run_json(const train_opts *o, const sq_model *m, long total, lo
         "seed", (json_int_t)o->seed, "device", o->device, "threads", (json_int_t)o->threads,
         "checkpoint_every", (json_int_t)o->ckpt_every, "log_every", (json_int_t)o->log_every, "resume", o->resume,
         "data_manifest_sha256", hex, "features", (json_int_t)n_features, "total_steps", (json_int_t)total,
-        "world_size", (json_int_t)o->world, "parameters", (json_int_t)m->n_params, "model_config", jc);
+        "world_size", (json_int_t)o->world, "strategy", o->dist.strategy,
+        "parameters", (json_int_t)m->n_params, "model_config", jc);
     if (!j) return sq_err("cannot build run.json");
     snprintf(p, sizeof p, "%s/run.json", o->out);
     int rc = sq_json_save(p, j, JSON_INDENT(2));
@@ -194,10 +212,9 @@ static int write_final(const char *rundir, sq_backend *be) {
     return rc;
 }
 
-static int checkpoint(const train_opts *o, sq_backend *be, long step, long total, long spe) {
-    if (be->pull(be, SQ_BUF_PARAMS | SQ_BUF_MOMENTS)) return -1;
+static int checkpoint(const train_opts *o, sq_dist *dist, long step, long total, long spe) {
     sq_ckpt_state s = {step, total, o->batch, spe, (uint64_t)o->seed};
-    return sq_ckpt_save(o->out, be->model, &s);
+    return sq_dist_checkpoint(dist, o->out, &s);
 }
 
 int sq_cmd_train(int argc, char **argv) {
@@ -205,7 +222,13 @@ int sq_cmd_train(int argc, char **argv) {
     parse(argc, argv, &o);
     sq_quiet = o.quiet;
     sq_train_set_threads((int)o.threads);
+    /* The ranks meet before touching RUNDIR, so that none takes another's
+     * fresh run.json for an old run. */
+    sq_dist *dist;
+    if (sq_dist_open(&o.dist, o.device, &dist)) sq_die_lib();
+    o.dist.strategy = sq_strategy_name(sq_dist_strategy(dist));
     prepare_rundir(&o);
+    if (sq_dist_barrier(dist)) sq_die_lib();
 
     sq_features *feat;
     /* Every shard read and checked now: a damaged one stops the run before
@@ -252,7 +275,7 @@ int sq_cmd_train(int argc, char **argv) {
         if (sq_ckpt_latest(o.out, &latest)) sq_die_lib();
         if (latest) {
             sq_ckpt_state s;
-            if (sq_ckpt_load(latest, m, &s)) sq_die_lib();
+            if (sq_dist_ckpt_load(latest, m, &s)) sq_die_lib();
             if (s.global_batch != o.batch || s.seed != (uint64_t)o.seed || s.total_steps != total)
                 sq_die("%s: --batch-size %ld, --seed %ld and %ld total steps differ from the checkpoint's "
                        "(%ld, %llu, %ld)", latest, o.batch, o.seed, total, s.global_batch,
@@ -277,12 +300,13 @@ int sq_cmd_train(int argc, char **argv) {
     sq_backend *be;
     if (sq_backend_open(o.device, m, max_B, max_T, &be)) sq_die_lib();
     if (be->push(be, SQ_BUF_PARAMS | SQ_BUF_MOMENTS)) sq_die_lib();
+    if (sq_dist_attach(dist, be, max_B, max_T, o.quiet)) sq_die_lib();
     sq_loader *ld = NULL;
     if (step0 < total && sq_loader_open(&lc, &ld)) sq_die_lib();
     sq_metrics *mt = sq_metrics_open(o.out, o.rank, o.quiet, (int)o.log_every, o.resume);
     if (!mt) sq_die_lib();
     sq_trace *tr = NULL;
-    if (o.profile) {
+    if (o.profile && o.rank == 0) { /* one trace.json per run */
         char p[4200];
         snprintf(p, sizeof p, "%s/trace.json", o.out);
         if (!(tr = sq_trace_open(p, step0 + 3, o.profile))) sq_die_lib();
@@ -290,7 +314,7 @@ int sq_cmd_train(int argc, char **argv) {
 
     /* Written once every input has been checked, so that a run refused at
      * the start leaves RUNDIR free for the corrected command. */
-    if (!o.resume || step0 == 0) {
+    if ((!o.resume || step0 == 0) && o.rank == 0) {
         if (write_run_json(&o, m, total, opt.warmup_steps, n)) sq_die_lib();
     }
     struct sigaction sa = {.sa_handler = on_signal};
@@ -312,22 +336,25 @@ int sq_cmd_train(int argc, char **argv) {
             sq_trace_end(tr, "data");
             double l;
             sq_trace_begin(tr, "forward");
-            if (be->forward(be, b, true, &l)) sq_die_lib();
+            if (sq_dist_forward(dist, b, &l)) sq_die_lib();
             sq_trace_end(tr, "forward");
             sq_trace_begin(tr, "backward");
-            if (be->backward(be, b, NULL)) sq_die_lib();
+            if (sq_dist_backward(dist, b, a + 1 == o.accum)) sq_die_lib();
             sq_trace_end(tr, "backward");
             loss += l;
             samples += b->B;
             for (int i = 0; i < b->B; i++) tokens += b->len[i];
         }
         sq_trace_begin(tr, "optimizer");
-        if (sq_optimizer_step(be, &opt, s, &lr, &gn)) sq_die_lib();
+        if (sq_dist_step(dist, &opt, s, &loss, &lr, &gn)) sq_die_lib();
         sq_trace_end(tr, "optimizer");
         double now = sq_now(), dt = now - t_last > 1e-9 ? now - t_last : 1e-9;
+        double job[2] = {samples, tokens}; /* every rank's */
+        if (sq_dist_sum(dist, job, 2)) sq_die_lib();
         sq_step_metrics sm = {.step = s + 1, .total_steps = total, .epoch = (double)(s + 1) / (double)spe,
-                              .loss = loss, .lr = lr, .grad_norm = gn, .samples_per_s = samples / dt,
+                              .loss = loss, .lr = lr, .grad_norm = gn, .samples_per_s = job[0] / dt,
                               .tokens_per_s = tokens / dt};
+        sq_dist_take_stats(dist, &sm.comm_bytes, &sm.comm_s);
         if (sq_metrics_step(mt, &sm)) sq_die_lib();
         if ((s + 1) % o.log_every == 0) {
             t_last = now;
@@ -336,28 +363,33 @@ int sq_cmd_train(int argc, char **argv) {
         bool last = s + 1 == total;
         if (ev && ((s + 1) % spe == 0 || last)) { /* after each epoch, and at the end */
             double em, f1;
+            if (sq_dist_full_params(dist)) sq_die_lib();
             sq_trace_begin(tr, "eval");
             if (sq_dev_eval_run(ev, be, max_B, &em, &f1)) sq_die("%s: %s", o.eval_data, sq_errmsg());
             sq_trace_end(tr, "eval");
             if (sq_metrics_eval(mt, s + 1, (int)((s + spe) / spe), em, f1)) sq_die_lib();
             sq_info("step %ld: dev exact match %.2f, F1 %.2f", s + 1, em, f1);
         }
-        if (stop_signal || (o.ckpt_every && (s + 1) % o.ckpt_every == 0 && !last)) {
+        int stop; /* the ranks stop at the same step */
+        if (sq_dist_any(dist, stop_signal != 0, &stop)) sq_die_lib();
+        if (stop || (o.ckpt_every && (s + 1) % o.ckpt_every == 0 && !last)) {
             sq_trace_begin(tr, "checkpoint");
-            if (checkpoint(&o, be, s + 1, total, spe)) sq_die_lib();
+            if (checkpoint(&o, dist, s + 1, total, spe)) sq_die_lib();
             sq_trace_end(tr, "checkpoint");
         }
-        if (stop_signal && !last) {
+        if (stop && !last) {
             sq_metrics_close(mt);
+            sq_dist_close(dist);
             sq_info("signal %d: checkpoint at step %ld written; exiting for requeue", (int)stop_signal, s + 1);
             exit(SQ_EXIT_REQUEUE);
         }
     }
-    if (write_final(o.out, be)) sq_die_lib();
+    if (sq_dist_full_params(dist) || (o.rank == 0 && write_final(o.out, be))) sq_die_lib();
     if (sq_metrics_close(mt)) sq_die_lib();
     if (tr && sq_trace_close(tr)) sq_die_lib();
     sq_dev_eval_close(ev);
     sq_loader_close(ld);
+    sq_dist_close(dist);
     be->free(be);
     sq_model_free(m);
     sq_features_close(feat);
