@@ -85,7 +85,7 @@ static void synthetic_batch(sq_batch *b, const sq_bert_config *c, int B, int T, 
 }
 
 static void parse(int argc, char **argv, bench_opts *o) {
-    *o = (bench_opts){.config = "bert-base", .device = "cpu", .batch = 32, .max_seq = 384, .steps = 20, .warmup = 3,
+    *o = (bench_opts){.config = "bert-base", .device = sq_default_device(), .batch = 32, .max_seq = 384, .steps = 20, .warmup = 3,
                       .seed = 42};
     enum { O_CONFIG = 256, O_BATCH, O_SEQ, O_DATA, O_SYN, O_PADDED, O_STEPS, O_WARM, O_DEV, O_PREC, O_THR, O_SEED };
     static const struct option opts[] = {

@@ -25,7 +25,7 @@ static const char usage[] =
     "feature's length.\n";
 
 int sq_cmd_predict(int argc, char **argv) {
-    const char *init = NULL, *config = NULL, *data = NULL, *out = NULL, *device = "cpu";
+    const char *init = NULL, *config = NULL, *data = NULL, *out = NULL, *device = sq_default_device();
     long batch = 32, threads = 0;
     enum { O_INIT = 256, O_CONFIG, O_DATA, O_BATCH, O_DEV, O_THR, O_PREC, O_PADDED };
     static const struct option opts[] = {

@@ -177,7 +177,7 @@ done:
 }
 
 int sq_cmd_replay(int argc, char **argv) {
-    sq_replay_opts r = {.device = "cpu", .seed = 42};
+    sq_replay_opts r = {.device = sq_default_device(), .seed = 42};
     long steps = -1, warmup = -1, threads = 0;
     sq_optim_defaults(&r.optim);
     r.optim.lr = -1;

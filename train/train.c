@@ -54,7 +54,7 @@ static const char usage[] =
     "  --hidden-dropout P      override the config's hidden_dropout_prob\n"
     "  --attention-dropout P   override the config's attention_probs_dropout_prob\n"
     "  --seed N                initialisation, shuffle and dropout (default 42)\n"
-    "  --device cpu|cuda       backend (default cpu)\n"
+    "  --device cpu|cuda       backend (default: cuda when a GPU is present, else cpu)\n"
     "  --precision bf16|fp32   cuda: bf16 matmul inputs (default) or fp32 throughout\n"
     "  --padded                cuda: compute padded positions too (default: real tokens only)\n"
     "  --threads N             CPU threads (default: all)\n"
@@ -83,7 +83,7 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig) { stop_signal = sig; }
 
 static void parse(int argc, char **argv, train_opts *o) {
-    *o = (train_opts){.device = "cpu", .epochs = 2, .max_steps = -1, .batch = 32, .accum = 1, .warmup_steps = -1,
+    *o = (train_opts){.device = sq_default_device(), .epochs = 2, .max_steps = -1, .batch = 32, .accum = 1, .warmup_steps = -1,
                       .seed = 42, .log_every = 10, .lr = 3e-5, .warmup = 0.1, .wd = 0.01, .clip = 1.0,
                       .hdrop = -1, .adrop = -1, .world = 1};
     enum { O_DATA = 256, O_STRATEGY, O_COMM, O_BUCKET, O_RDV, O_EDATA, O_EDS, O_INIT, O_CONFIG, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_ACCUM, O_LR, O_WARMUP,

@@ -624,6 +624,15 @@ double peak_tflops(const cudaDeviceProp *p) {
 
 extern "C" void sq_cuda_configure(const sq_cuda_opts *o) { g_opts = *o; }
 
+extern "C" int sq_cuda_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
 extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend **out) {
     sq_backend *be = (sq_backend *)sq_calloc(1, sizeof *be);
     cuda_be *c = (cuda_be *)sq_calloc(1, sizeof *c);

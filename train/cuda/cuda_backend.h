@@ -22,6 +22,9 @@ typedef struct {
 /* Options for the backends created after the call (defaults: bf16, unpadded). */
 void sq_cuda_configure(const sq_cuda_opts *o) __attribute__((weak));
 
+/* GPUs the driver reports (0 without a driver): picks the default --device. */
+int sq_cuda_device_count(void) __attribute__((weak));
+
 typedef struct {
     char name[256];
     int sm;                  /* 90 for sm_90 */
