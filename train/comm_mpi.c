@@ -315,7 +315,8 @@ fail:
 
 int sq_comm_mpi_open(const sq_launch *l, sq_comm **out) {
     if (l->world == 1) return (*out = one_open()) ? 0 : -1;
-    return sq_err("--comm mpi: this sq-train was built without MPI (install Open MPI's mpicc and rebuild)");
+    return sq_err("--comm mpi: this sq-train was built without MPI, so it cannot run ranks under mpirun (install "
+                  "Open MPI's mpicc and rebuild)");
 }
 
 #endif

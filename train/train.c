@@ -86,8 +86,9 @@ static void parse(int argc, char **argv, train_opts *o) {
     *o = (train_opts){.device = sq_default_device(), .epochs = 2, .max_steps = -1, .batch = 32, .accum = 1, .warmup_steps = -1,
                       .seed = 42, .log_every = 10, .lr = 3e-5, .warmup = 0.1, .wd = 0.01, .clip = 1.0,
                       .hdrop = -1, .adrop = -1, .world = 1};
-    enum { O_DATA = 256, O_STRATEGY, O_COMM, O_BUCKET, O_RDV, O_EDATA, O_EDS, O_INIT, O_CONFIG, O_EPOCHS, O_MAXSTEPS, O_BATCH, O_ACCUM, O_LR, O_WARMUP,
-           O_WSTEPS, O_WD, O_CLIP, O_HD, O_AD, O_SEED, O_DEV, O_THR, O_CKPT, O_RESUME, O_LOG, O_PROF, O_PREC, O_PADDED };
+    enum { O_DATA = 256, O_STRATEGY, O_COMM, O_BUCKET, O_RDV, O_EDATA, O_EDS, O_INIT, O_CONFIG, O_EPOCHS, O_MAXSTEPS,
+           O_BATCH, O_ACCUM, O_LR, O_WARMUP, O_WSTEPS, O_WD, O_CLIP, O_HD, O_AD, O_SEED, O_DEV, O_THR, O_CKPT,
+           O_RESUME, O_LOG, O_PROF, O_PREC, O_PADDED };
     static const struct option opts[] = {
         {"data", 1, 0, O_DATA}, {"eval-data", 1, 0, O_EDATA}, {"eval-dataset", 1, 0, O_EDS},
         {"init", 1, 0, O_INIT}, {"config", 1, 0, O_CONFIG}, {"output", 1, 0, 'o'}, {"epochs", 1, 0, O_EPOCHS},
@@ -353,7 +354,7 @@ int sq_cmd_train(int argc, char **argv) {
         if (sq_dist_sum(dist, job, 2)) sq_die_lib();
         sq_step_metrics sm = {.step = s + 1, .total_steps = total, .epoch = (double)(s + 1) / (double)spe,
                               .loss = loss, .lr = lr, .grad_norm = gn, .samples_per_s = job[0] / dt,
-                              .tokens_per_s = tokens / dt};
+                              .tokens_per_s = job[1] / dt};
         sq_dist_take_stats(dist, &sm.comm_bytes, &sm.comm_s);
         if (sq_metrics_step(mt, &sm)) sq_die_lib();
         if ((s + 1) % o.log_every == 0) {

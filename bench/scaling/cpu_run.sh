@@ -20,7 +20,7 @@ echo "|---|---|---|---|---|---|---|"
 for run in "1 single" "2 ddp" "2 zero1" "2 zero2" "2 fsdp" "3 ddp" "3 zero2" "3 fsdp"; do
     set -- $run
     "$(command -v mpirun)" --oversubscribe -np "$1" "$BIN/sq-train" --data "$T/feat" --config "$cfg" -o "$T/$2-$1" \
-        --threads 1 --max-steps "$steps" --batch-size 12 --log-every 1 --strategy "$2" -q
+        --device cpu --threads 1 --max-steps "$steps" --batch-size 12 --log-every 1 --strategy "$2" -q
     params=$(sed -n 's/.*"parameters": \([0-9]*\).*/\1/p' "$T/$2-$1/run.json")
     want=$(python3 "$ROOT/bench/scaling/scaling.py" bytes --params "$params" --world "$1" --strategy "$2")
     python3 - "$T/$2-$1/metrics.jsonl" "$1" "$2" "$want" <<'PY'

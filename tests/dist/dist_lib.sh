@@ -8,6 +8,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# Every run names --device cpu: on a machine with a GPU the default is cuda.
 # $T/feat and $T/cfg.json: 24 synthetic questions, BERT of 2 layers x 32
 # channels, dropout 0.1 everywhere.
 make_data() {
@@ -20,7 +21,7 @@ make_data() {
 # train OUT [sq-train options]: one process.
 train() {
     local out=$1; shift
-    "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$out" --threads 1 --lr 1e-3 "$@" \
+    "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$out" --device cpu --threads 1 --lr 1e-3 "$@" \
         >"$out.log" 2>&1 || fail "sq-train $*: $(tail -n 5 "$out.log")"
 }
 
@@ -28,7 +29,7 @@ train() {
 mpi_train() {
     local n=$1 out=$2; shift 2
     mpirun --oversubscribe -np "$n" "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$out" \
-        --threads 1 --lr 1e-3 "$@" >"$out.log" 2>&1 || fail "mpirun -np $n sq-train $*: $(tail -n 8 "$out.log")"
+        --device cpu --threads 1 --lr 1e-3 "$@" >"$out.log" 2>&1 || fail "mpirun -np $n sq-train $*: $(tail -n 8 "$out.log")"
 }
 
 # same_params A B TOL: every tensor of A.safetensors within TOL of B's,

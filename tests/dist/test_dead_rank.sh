@@ -14,7 +14,7 @@ make_data
 run_until_failure() {
     local out=$T/run-$1
     SQ_COMM_TIMEOUT=3 mpirun --oversubscribe -np 2 "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" \
-        -o "$out" --threads 1 --max-steps 100000 --batch-size 6 --log-every 1 --strategy ddp >"$out.log" 2>&1 &
+        -o "$out" --device cpu --threads 1 --max-steps 100000 --batch-size 6 --log-every 1 --strategy ddp >"$out.log" 2>&1 &
     local mp=$! i victim
     for ((i = 0; i < 600; i++)); do
         [ -s "$out/metrics.jsonl" ] && break
@@ -42,12 +42,13 @@ grep -q "sq-train: error: mpi: .* did not finish within 3 s: a rank died or hang
 run_until_failure KILL
 
 # Launch errors: one line, exit 1 (usage errors exit 2).
-expect_fail 1 "needs --device cuda" "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/e1" --comm nccl
+expect_fail 1 "needs --device cuda" "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/e1" --device cpu \
+    --comm nccl
 SQ_RANK=0 SQ_WORLD_SIZE=2 expect_fail 1 "no MPI launcher: start them with mpirun" \
-    "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/e2" --batch-size 6
+    "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/e2" --device cpu --batch-size 6
 expect_fail 1 "'tp' is not single, ddp" "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/e3" \
     --strategy tp
-mpirun --oversubscribe -np 2 "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/e4" --batch-size 6 \
+mpirun --oversubscribe -np 2 "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/e4" --device cpu --batch-size 6 \
     --strategy single >"$T/e4.log" 2>&1 && fail "--strategy single ran on 2 ranks"
 grep -q "strategy single: 2 ranks" "$T/e4.log" || fail "--strategy single on 2 ranks: $(head -n 3 "$T/e4.log")"
 echo "ok"

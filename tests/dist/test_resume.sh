@@ -14,7 +14,7 @@ args=(--max-steps $steps --batch-size 6 --checkpoint-every 2 --log-every 100 --s
 
 mpi_train 2 "$T/whole" "${args[@]}"
 
-mpirun --oversubscribe -np 2 "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/cut" --threads 1 \
+mpirun --oversubscribe -np 2 "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/cut" --device cpu --threads 1 \
     --lr 1e-3 "${args[@]}" >"$T/cut.log" 2>&1 &
 mp=$!
 for ((i = 0; i < 600; i++)); do
@@ -54,7 +54,7 @@ damaged() { # NAME SED-SCRIPT|- ERROR-REGEX [COMMAND...]
     [ "$script" = - ] || sed -i "$script" "$ck/manifest.json"
     [ $# = 0 ] || (cd "$ck" && "$@")
     expect_fail 1 "$pat" "$SQ_BIN/sq-train" --data "$T/feat" --config "$T/cfg.json" -o "$T/$name" \
-        --max-steps $steps --batch-size 6 --resume
+        --device cpu --max-steps $steps --batch-size 6 --resume
 }
 damaged gap 's/"begin": 0,/"begin": 1,/' "manifest.json: shard 0: not the next range"
 damaged count 's/"parameters": [0-9]*/"parameters": 7/' "manifest.json: 7 parameters, the model has"
