@@ -132,7 +132,7 @@ $(B)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests $($(word 1,$(subst /, ,$*))_CFLAGS) -I$(word 1,$(subst /, ,$*)) -c $< -o $@
 
-# The CUDA kernel harness (train/dev/*.cu, see docs/parts/cuda.md): linked
+# The CUDA kernel harness (train/dev/*.cu, see docs/cuda.md): linked
 # with the train objects, whose CPU layers are its references; built with the
 # tests so that CI compiles it.
 DEV_CU := $(if $(CUDA_ON),$(if $(filter 1,$(SAN)),,$(wildcard train/dev/*.cu)))

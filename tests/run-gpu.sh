@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make test-gpu: the CUDA backend's checks, on a machine with a GPU (see
-# docs/parts/cuda.md).  Prints one line per check and "N passed, M failed,
+# docs/cuda.md).  Prints one line per check and "N passed, M failed,
 # K skipped"; exits 1 on a failure, 77 without a GPU.
 #   1. the kernel harness: every kernel against its CPU reference, dropout
 #      masks bit-identical, and the whole backend (fp32 unpadded and padded,

@@ -650,7 +650,7 @@ extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend
     c->bf16 = g_opts.bf16;
     c->padded_opt = g_opts.padded;
     // Attention version 2 stays opt-in until build/dev/kernels has passed on
-    // a GPU (docs/parts/cuda.md); it rounds q, k, v to bf16, so fp32 keeps 1.
+    // a GPU (docs/cuda.md); it rounds q, k, v to bf16, so fp32 keeps 1.
     const char *av = getenv("SQ_ATTN_VERSION");
     c->attn_version = av && !strcmp(av, "2") && c->bf16 ? 2 : 1;
     if (max_B < 1 || max_T < 1) {
