@@ -108,10 +108,7 @@ static void parse_args(int argc, char **argv, options *o) {
         case 'q': sq_quiet = true; break;
         case 'h': usage(stdout); exit(SQ_EXIT_OK);
         case 'V': sq_print_version(); exit(SQ_EXIT_OK);
-        case ':': sq_die_usage("option '%s' needs a value", argv[optind - 1]);
-        default:
-            if (optopt) sq_die_usage("unknown option '-%c'", optopt);
-            sq_die_usage("unknown option '%s'", argv[optind - 1]);
+        default: sq_die_option(c, argv);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);

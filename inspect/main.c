@@ -98,10 +98,7 @@ int main(int argc, char **argv) {
         case 'o': output = optarg; break;
         case 'h': usage(stdout); return SQ_EXIT_OK;
         case 'V': sq_print_version(); return SQ_EXIT_OK;
-        case ':': sq_die_usage("option '%s' needs a value", argv[optind - 1]);
-        default:
-            if (optopt) sq_die_usage("unknown option '-%c'", optopt);
-            sq_die_usage("unknown option '%s'", argv[optind - 1]);
+        default: sq_die_option(c, argv);
         }
     }
     if (optind == argc) sq_die_usage("missing FILE|DIR to inspect");

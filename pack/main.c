@@ -77,10 +77,7 @@ int main(int argc, char **argv) {
         case 'q': sq_quiet = true; break;
         case 'h': usage(stdout); return SQ_EXIT_OK;
         case OPT_VERSION: sq_print_version(); return SQ_EXIT_OK;
-        case ':': sq_die_usage("option '%s' needs a value", argv[optind - 1]);
-        default:
-            if (optopt) sq_die_usage("unknown option '-%c'", optopt);
-            sq_die_usage("unknown option '%s'", argv[optind - 1]);
+        default: sq_die_option(opt, argv);
         }
     }
     if (optind == argc) sq_die_usage("missing INPUT.sqt");

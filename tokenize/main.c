@@ -39,7 +39,8 @@ int main(int argc, char **argv) {
     bool cased = false;
     int threads = sq_ncpus();
     int c;
-    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+    opterr = 0; /* sq_die_option words the errors */
+    while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
         switch (c) {
         case OPT_VOCAB: vocab_path = optarg; break;
         case OPT_CASED: cased = true; break;
@@ -48,7 +49,7 @@ int main(int argc, char **argv) {
         case 'q': sq_quiet = true; break;
         case 'h': usage(); return SQ_EXIT_OK;
         case OPT_VERSION: sq_print_version(); return SQ_EXIT_OK;
-        default: sq_die_usage("unknown option");
+        default: sq_die_option(c, argv);
         }
     }
     if (optind != argc - 1) sq_die_usage("expected one INPUT.json, got %d", argc - optind);

@@ -96,7 +96,8 @@ static void parse(int argc, char **argv, bench_opts *o) {
         {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0}};
     bool synthetic = false;
     int c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    opterr = 0; /* sq_die_option words the errors */
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case O_CONFIG: o->config = optarg; break;
         case O_BATCH: o->batch = sq_opt_long("--batch-size", optarg, 1, 1 << 16); break;
@@ -113,7 +114,7 @@ static void parse(int argc, char **argv, bench_opts *o) {
         case 'o': o->out = optarg; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': sq_print_version(); exit(0);
-        default: sq_die_usage("unknown option");
+        default: sq_die_option(c, argv);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);

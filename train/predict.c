@@ -35,7 +35,8 @@ int sq_cmd_predict(int argc, char **argv) {
     const char *precision = NULL;
     bool padded = false;
     int c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    opterr = 0; /* sq_die_option words the errors */
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case O_INIT: init = optarg; break;
         case O_CONFIG: config = optarg; break;
@@ -48,7 +49,7 @@ int sq_cmd_predict(int argc, char **argv) {
         case O_THR: threads = sq_opt_long("--threads", optarg, 1, 4096); break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': sq_print_version(); return 0;
-        default: sq_die_usage("unknown option");
+        default: sq_die_option(c, argv);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);

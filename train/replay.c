@@ -192,7 +192,8 @@ int sq_cmd_replay(int argc, char **argv) {
     const char *precision = NULL;
     bool padded = false;
     int c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    opterr = 0; /* sq_die_option words the errors */
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case O_PREC: precision = optarg; break;
         case O_PADDED: padded = true; break;
@@ -212,7 +213,7 @@ int sq_cmd_replay(int argc, char **argv) {
         case 'o': r.out = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': sq_print_version(); return 0;
-        default: sq_die_usage("unknown option");
+        default: sq_die_option(c, argv);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);

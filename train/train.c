@@ -102,7 +102,8 @@ static void parse(int argc, char **argv, train_opts *o) {
         {"rendezvous", 1, 0, O_RDV}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
         {"version", 0, 0, 'V'}, {"precision", 1, 0, O_PREC}, {"padded", 0, 0, O_PADDED}, {0}};
     int c;
-    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+    opterr = 0; /* sq_die_option words the errors */
+    while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
         switch (c) {
         case O_DATA: o->data = optarg; break;
         case O_EDATA: o->eval_data = optarg; break;
@@ -137,7 +138,7 @@ static void parse(int argc, char **argv, train_opts *o) {
         case 'q': o->quiet = true; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': sq_print_version(); exit(0);
-        default: sq_die_usage("unknown option");
+        default: sq_die_option(c, argv);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);

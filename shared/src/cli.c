@@ -2,6 +2,7 @@
 #include "sq/error.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,6 +45,13 @@ _Noreturn void sq_die_usage(const char *fmt, ...) {
     va_end(ap);
     fprintf(stderr, "Try '%s --help' for more information.\n", tool);
     exit(SQ_EXIT_USAGE);
+}
+
+_Noreturn void sq_die_option(int c, char *const argv[]) {
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (c == ':') sq_die_usage("option '%s' needs a value", arg);
+    if (optopt) sq_die_usage("unknown option '-%c'", optopt);
+    sq_die_usage("unknown option '%s'", arg);
 }
 
 void sq_warn(const char *fmt, ...) {

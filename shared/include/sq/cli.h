@@ -18,6 +18,9 @@ _Noreturn void sq_die(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 _Noreturn void sq_die_lib(void);
 /* Bad usage: the message, a hint to --help, exit 2. */
 _Noreturn void sq_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* getopt_long's '?' or ':' (call it with opterr = 0 and an optstring that
+ * starts with ':'): "unknown option '--x'" or "option '--x' needs a value". */
+_Noreturn void sq_die_option(int c, char *const argv[]);
 void sq_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Informational line on stderr ("sq-pack: ..."), unless sq_quiet is set. */
 void sq_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
