@@ -178,9 +178,13 @@ static int write_run_json(const train_opts *o, const sq_model *m, long total, lo
     char *cfg = sq_config_to_json(&m->cfg);
     json_t *jc = cfg ? json_loads(cfg, 0, NULL) : NULL;
     free(cfg);
+    /* What the report's table needs: the precision in force and, under Slurm, the nodes. */
+    const char *precision = o->precision ? o->precision : strcmp(o->device, "cuda") ? "fp32" : "bf16";
+    const char *nn = getenv("SLURM_JOB_NUM_NODES") ? getenv("SLURM_JOB_NUM_NODES") : getenv("SLURM_NNODES");
+    long nodes = nn && atol(nn) > 0 ? atol(nn) : 1;
     json_t *j = json_pack(
         "{s:s, s:s, s:s, s:{s:s, s:s?, s:s?, s:s?, s:s?, s:s, s:I, s:I, s:I, s:I, s:f, s:I, s:f, s:f, s:f, s:f, s:f,"
-        " s:I, s:s, s:I, s:I, s:I, s:b}, s:s, s:I, s:I, s:I, s:s, s:I, s:o?}",
+        " s:I, s:s, s:I, s:I, s:I, s:b}, s:s, s:I, s:I, s:I, s:s, s:s, s:b, s:I, s:I, s:o?}",
         "tool", "sq-train", "version", sq_version(), "git_commit", sq_git_commit(), "options", "data", o->data,
         "eval_data", o->eval_data, "eval_dataset", o->eval_dataset, "init", o->init, "config", o->config,
         "output", o->out, "epochs", (json_int_t)o->epochs, "max_steps", (json_int_t)o->max_steps,
@@ -190,8 +194,8 @@ static int write_run_json(const train_opts *o, const sq_model *m, long total, lo
         "seed", (json_int_t)o->seed, "device", o->device, "threads", (json_int_t)o->threads,
         "checkpoint_every", (json_int_t)o->ckpt_every, "log_every", (json_int_t)o->log_every, "resume", o->resume,
         "data_manifest_sha256", hex, "features", (json_int_t)n_features, "total_steps", (json_int_t)total,
-        "world_size", (json_int_t)o->world, "strategy", o->dist.strategy,
-        "parameters", (json_int_t)m->n_params, "model_config", jc);
+        "world_size", (json_int_t)o->world, "strategy", o->dist.strategy, "precision", precision,
+        "padded", o->padded, "nodes", (json_int_t)nodes, "parameters", (json_int_t)m->n_params, "model_config", jc);
     if (!j) return sq_err("cannot build run.json");
     snprintf(p, sizeof p, "%s/run.json", o->out);
     int rc = sq_json_save(p, j, JSON_INDENT(2));
@@ -381,6 +385,7 @@ int sq_cmd_train(int argc, char **argv) {
         }
         if (stop && !last) {
             sq_metrics_close(mt);
+            if (tr) sq_trace_close(tr);
             sq_dist_close(dist);
             sq_info("signal %d: checkpoint at step %ld written; exiting for requeue", (int)stop_signal, s + 1);
             exit(SQ_EXIT_REQUEUE);
