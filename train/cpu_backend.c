@@ -81,12 +81,21 @@ static int check_batch(const cpu *c, const sq_model *m, const sq_batch *b) {
     return 0;
 }
 
-static int cpu_forward(sq_backend *be, const sq_batch *b, bool train, double *loss) {
+static int before(const sq_layer_hook *h, const sq_model *m, int layer) {
+    if (!h || !h->before) return 0;
+    size_t lo, hi;
+    sq_model_layer_range(m, layer, &lo, &hi);
+    return h->before(h->ctx, layer, lo, hi);
+}
+
+static int cpu_forward_hooked(sq_backend *be, const sq_batch *b, bool train, double *loss, const sq_layer_hook *hook) {
     cpu *c = be->impl;
     const sq_bert_config *cfg = &be->model->cfg;
     if (check_batch(c, be->model, b)) return -1;
     c->last_n = (size_t)b->B * b->T;
-    if (!b->B) { /* an empty micro-batch (model.h) */
+    if (!b->B) { /* an empty micro-batch (model.h): every layer's hook still fires */
+        for (int l = -1; l <= cfg->layers; l++)
+            if (before(hook, be->model, l)) return -1;
         if (loss) *loss = 0;
         return 0;
     }
@@ -94,6 +103,7 @@ static int cpu_forward(sq_backend *be, const sq_batch *b, bool train, double *lo
     float eps = (float)cfg->layer_norm_eps;
     double hp = cfg->hidden_dropout, ap = cfg->attention_dropout;
 
+    if (before(hook, be->model, -1)) return -1;
     embedding_forward(c->x0, b->ids, b->types, c->P.wte, c->P.wpe, c->P.wtt, B, T, C);
     layernorm_forward(c->h0, c->emean, c->erstd, c->x0, c->P.lnew, c->P.lneb, N, C, eps);
     sq_dropout d = drop(b, train, hp, -1, SQ_DROP_EMB, P);
@@ -102,6 +112,7 @@ static int cpu_forward(sq_backend *be, const sq_batch *b, bool train, double *lo
     for (int l = 0; l < cfg->layers; l++) {
         layer_acts *a = &c->la[l];
         sq_layer_params *w = &c->P.layer[l];
+        if (before(hook, be->model, l)) return -1;
         matmul_forward(a->q, x, w->qw, w->qb, N, C, C);
         matmul_forward(a->k, x, w->kw, w->kb, N, C, C);
         matmul_forward(a->v, x, w->vw, w->vb, N, C, C);
@@ -119,12 +130,17 @@ static int cpu_forward(sq_backend *be, const sq_batch *b, bool train, double *lo
         layernorm_forward(a->h2, a->mean2, a->rstd2, a->r2, w->ln2w, w->ln2b, N, C, eps);
         x = a->h2;
     }
+    if (before(hook, be->model, cfg->layers)) return -1;
     matmul_forward(c->logits2, x, c->P.qaw, c->P.qab, N, C, 2);
     qa_split_logits(c->start, c->end, c->logits2, b->len, b->hf_padded_logits, B, T);
     if (loss)
         *loss = qa_loss_forward_backward(c->dlogits2, c->start, c->end, b->start, b->end, b->len,
                                          b->hf_padded_logits, b->n_start, b->n_end, B, T);
     return 0;
+}
+
+static int cpu_forward(sq_backend *be, const sq_batch *b, bool train, double *loss) {
+    return cpu_forward_hooked(be, b, train, loss, NULL);
 }
 
 static int cpu_logits(sq_backend *be, float *start, float *end) {
@@ -252,6 +268,7 @@ int sq_backend_cpu_new(sq_model *m, int max_B, int max_T, sq_backend **out) {
     if (!c->arena) goto fail;
     plan(c, &m->cfg, training, attn_drop);
     be->forward = cpu_forward;
+    be->forward_hooked = cpu_forward_hooked;
     be->logits = cpu_logits;
     be->backward = cpu_backward;
     be->zero_grads = cpu_zero_grads;

@@ -211,7 +211,8 @@ static int hook_error(sq_dist *d) {
     return sq_err("%s", d->error);
 }
 
-/* fsdp: every layer's parameters before the forward, in forward order. */
+/* fsdp: every layer's parameters before the forward, in forward order
+ * (backends without a per-layer forward hook). */
 static int gather_all(sq_dist *d) {
     for (int l = -1; l <= d->model_layers; l++) {
         size_t lo, hi;
@@ -221,6 +222,28 @@ static int gather_all(sq_dist *d) {
     return 0;
 }
 
+/* fsdp's forward hook, before layer `layer` (-1 embeddings .. L the head):
+ * the previous layer is done, so its parameters are dropped; this layer's
+ * gather (prefetched while the previous one ran, or started now for the
+ * embeddings) is waited for, and the next layer's is started. */
+static int on_forward(void *ctx, int layer, size_t lo, size_t hi) {
+    sq_dist *d = ctx;
+    if (layer > -1) {
+        size_t a, b;
+        layer_range(d, layer - 1, &a, &b);
+        poison(d, a, b);
+    }
+    int rc = d->prefetch >= 0 ? d->comm->wait(d->comm, d->prefetch) : gather(d, lo, hi, NULL);
+    d->prefetch = -1;
+    if (!rc && layer < d->model_layers) {
+        size_t a, b;
+        layer_range(d, layer + 1, &a, &b);
+        rc = gather(d, a, b, &d->prefetch);
+    }
+    d->comm->progress(d->comm);
+    return rc;
+}
+
 int sq_dist_forward(sq_dist *d, const sq_batch *b, double *loss) {
     sq_backend *be = d->be;
     if (d->strat != SQ_FSDP) return be->forward(be, b, true, loss);
@@ -228,9 +251,16 @@ int sq_dist_forward(sq_dist *d, const sq_batch *b, double *loss) {
         if (be->pull(be, SQ_BUF_PARAMS) || gather_all(d) || be->push(be, SQ_BUF_PARAMS)) return -1;
         return be->forward(be, b, true, loss);
     }
-    if (gather_all(d) || be->forward(be, b, true, loss)) return -1;
-    /* The forward is done with them: only the head's come back before the
-     * backward starts, and the top layer's are prefetched. */
+    if (be->forward_hooked) {
+        sq_layer_hook hook = {on_forward, d};
+        if (be->forward_hooked(be, b, true, loss, &hook)) return -1;
+    } else if (gather_all(d) || be->forward(be, b, true, loss)) {
+        return -1;
+    }
+    /* The forward is done with them: the head's are dropped too and come
+     * back before the backward starts (every layer is gathered again before
+     * its backward: the bytes bench/scaling predicts), with the top layer's
+     * prefetched. */
     poison(d, 0, d->n);
     size_t lo, hi;
     layer_range(d, d->model_layers, &lo, &hi);

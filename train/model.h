@@ -124,6 +124,17 @@ typedef struct {
     void *ctx;
 } sq_grad_hook;
 
+/* Called during a forward_hooked pass just before a layer's parameters
+ * ([begin, end) of the flat buffer) are first read: the embeddings (-1),
+ * layers 0..L-1, then the QA head (L) -- for an empty batch too, so that
+ * ranks' collectives stay matched.  Where fsdp gathers that layer (and starts
+ * the next one's gather) and drops the previous one.  A non-zero return (the
+ * message set with sq_err) ends the forward with -1. */
+typedef struct {
+    int (*before)(void *ctx, int layer, size_t begin, size_t end);
+    void *ctx;
+} sq_layer_hook;
+
 typedef struct {
     double lr, beta1, beta2, eps, weight_decay;
     long t;            /* 1-based step, for bias correction */
@@ -160,6 +171,10 @@ struct sq_backend {
      * device memory on CUDA), which the nccl communication layer moves in
      * place (dist.h). */
     float *(*buffer)(sq_backend *be, int buf);
+    /* Optional (NULL: the backend has no per-layer forward hook, and fsdp
+     * gathers every layer before forward): forward calling hook before each
+     * layer (hook NULL: forward itself). */
+    int (*forward_hooked)(sq_backend *be, const sq_batch *b, bool train, double *loss, const sq_layer_hook *hook);
 };
 
 /* The CPU reference backend (OpenBLAS + OpenMP), activations sized for

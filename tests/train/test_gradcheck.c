@@ -96,7 +96,9 @@ static void check(bool hf) {
 }
 
 /* The gradient hook fires once per layer, head first, embeddings last,
- * with contiguous ranges covering the buffer -- also for an empty batch. */
+ * with contiguous ranges covering the buffer -- also for an empty batch;
+ * forward_hooked's hook once per layer in the opposite order, and its loss
+ * is forward's. */
 typedef struct {
     int calls, layers[8];
     size_t lo[8], hi[8];
@@ -110,6 +112,11 @@ static void on_ready(void *ctx, int layer, size_t lo, size_t hi) {
         h->hi[h->calls] = hi;
     }
     h->calls++;
+}
+
+static int on_before(void *ctx, int layer, size_t lo, size_t hi) {
+    on_ready(ctx, layer, lo, hi);
+    return 0;
 }
 
 static void test_hook(void **state) {
@@ -128,7 +135,17 @@ static void test_hook(void **state) {
         sq_grad_hook hook = {on_ready, &h};
         double loss;
         assert_int_equal(be->zero_grads(be), 0);
+        hook_log f = {0};
+        sq_layer_hook before = {on_before, &f};
+        double hooked_loss;
+        assert_int_equal(be->forward_hooked(be, &b, true, &hooked_loss, &before), 0);
+        assert_int_equal(f.calls, cfg.layers + 2);
+        for (int i = 0; i < f.calls; i++) assert_int_equal(f.layers[i], i - 1);
+        assert_int_equal(f.lo[0], 0);
+        for (int i = 1; i < f.calls; i++) assert_int_equal(f.lo[i], f.hi[i - 1]);
+        assert_int_equal(f.hi[f.calls - 1], m->n_params);
         assert_int_equal(be->forward(be, &b, true, &loss), 0);
+        assert_true(loss == hooked_loss);
         assert_int_equal(be->backward(be, &b, &hook), 0);
         assert_int_equal(h.calls, cfg.layers + 2);
         for (int i = 0; i < h.calls; i++) assert_int_equal(h.layers[i], cfg.layers - i);
