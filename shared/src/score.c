@@ -150,30 +150,28 @@ static double f1_of(const norm *p, const norm *g, bool v2) {
     return (2 * precision * recall) / (precision + recall);
 }
 
-int sq_exact(const char *pred, size_t pred_len, const char *gold, size_t gold_len, double *em) {
+/* Normalises both texts, then EM (f1 NULL) or F1 of the pair. */
+static int score_pair(const char *pred, size_t pred_len, const char *gold, size_t gold_len, bool v2, double *em,
+                      double *f1) {
     norm p, g;
     if (norm_make(&p, pred, pred_len)) return -1;
     if (norm_make(&g, gold, gold_len)) {
         norm_free(&p);
         return -1;
     }
-    *em = exact_of(&p, &g);
+    if (em) *em = exact_of(&p, &g);
+    if (f1) *f1 = f1_of(&p, &g, v2);
     norm_free(&p);
     norm_free(&g);
     return 0;
 }
 
+int sq_exact(const char *pred, size_t pred_len, const char *gold, size_t gold_len, double *em) {
+    return score_pair(pred, pred_len, gold, gold_len, false, em, NULL);
+}
+
 int sq_f1(const char *pred, size_t pred_len, const char *gold, size_t gold_len, bool v2, double *f1) {
-    norm p, g;
-    if (norm_make(&p, pred, pred_len)) return -1;
-    if (norm_make(&g, gold, gold_len)) {
-        norm_free(&p);
-        return -1;
-    }
-    *f1 = f1_of(&p, &g, v2);
-    norm_free(&p);
-    norm_free(&g);
-    return 0;
+    return score_pair(pred, pred_len, gold, gold_len, v2, NULL, f1);
 }
 
 static int no_answers(const sq_squad *s, uint32_t q) {

@@ -49,17 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         atexit(remove_dir);
         snprintf(path, sizeof path, "%s/shard-00000.sqf", dir);
     }
-    uint8_t *buf;
-    size_t len = size - 1;
-    if (data[0] & 1) {
-        buf = wrap("SQFEATUR", SQ_FEATURES_VERSION, data + 1, size - 1, &len);
-    } else {
-        buf = malloc(len ? len : 1);
-        if (buf) {
-            memcpy(buf, data + 1, len);
-            if (data[0] & 2) reseal(buf, len);
-        }
-    }
+    size_t len;
+    uint8_t *buf = fuzz_input("SQFEATUR", SQ_FEATURES_VERSION, data, size, &len);
     if (!buf) return 0;
     FILE *fp = fopen(path, "wb");
     if (!fp) abort();

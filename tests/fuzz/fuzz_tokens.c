@@ -51,17 +51,8 @@ static void walk(const sq_tokens *t) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
-    uint8_t *buf;
-    size_t len = size - 1;
-    if (data[0] & 1) {
-        buf = wrap("SQTOKENS", SQ_TOKENS_VERSION, data + 1, size - 1, &len);
-    } else {
-        buf = malloc(len ? len : 1);
-        if (buf) {
-            memcpy(buf, data + 1, len);
-            if (data[0] & 2) reseal(buf, len);
-        }
-    }
+    size_t len;
+    uint8_t *buf = fuzz_input("SQTOKENS", SQ_TOKENS_VERSION, data, size, &len);
     if (!buf) return 0;
     sq_tokens *t;
     if (sq_tokens_readb("fuzz", buf, len, &t) == 0) {

@@ -91,4 +91,19 @@ static inline uint8_t *wrap(const char kind[8], uint32_t version, const uint8_t 
     return b;
 }
 
+/* The fuzz input as a container file: the first byte picks how the rest is
+ * used (bit 0: frame contents to wrap; else raw bytes, with the CRCs
+ * recomputed when bit 1 is set).  Caller frees; NULL when there is none. */
+static inline uint8_t *fuzz_input(const char kind[8], uint32_t version, const uint8_t *data, size_t size,
+                                  size_t *len) {
+    if (size == 0) return NULL;
+    *len = size - 1;
+    if (data[0] & 1) return wrap(kind, version, data + 1, size - 1, len);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (!buf) return NULL;
+    memcpy(buf, data + 1, *len);
+    if (data[0] & 2) reseal(buf, *len);
+    return buf;
+}
+
 #endif
