@@ -278,3 +278,8 @@ int sq_model_save(const sq_model *m, const float *params, const char *path) {
     free(cfg);
     return rc;
 }
+
+double sq_model_row_flops(const sq_bert_config *c, double n) {
+    double D = c->hidden, F = c->intermediate;
+    return 3.0 * c->layers * (2.0 * n * (4.0 * D * D + 2.0 * D * F) + 4.0 * n * n * D);
+}

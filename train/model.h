@@ -183,6 +183,11 @@ int sq_backend_cpu_new(sq_model *m, int max_B, int max_T, sq_backend **out);
 /* The CUDA backend, when train/cuda/ provides it (weak: NULL otherwise). */
 int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend **out) __attribute__((weak));
 
+/* Training FLOPs of one row of n real tokens: the encoder's matmuls and
+ * attention, forward and backward counted as 3x forward (the formula of
+ * ../shared/tools/torch_baseline.py, so that sq's MFU compares with it). */
+double sq_model_row_flops(const sq_bert_config *c, double n);
+
 /* HF get_linear_schedule_with_warmup at 0-based step s. */
 double sq_lr_at(double lr, long s, long warmup, long total);
 /* torch.nn.utils.clip_grad_norm_: the factor gradients are multiplied by. */

@@ -187,6 +187,14 @@ static void test_config(void **state) {
     }
 }
 
+/* torch_baseline.py's FLOPs of a BERT-base row of 384 tokens, worked out
+ * by hand: 36 x (768 x 7,077,888 + 4 x 384^2 x 768). */
+static void test_row_flops(void **state) {
+    sq_bert_config c = {.hidden = 768, .layers = 12, .heads = 12, .intermediate = 3072};
+    assert_true(sq_model_row_flops(&c, 384) == 211996901376.0);
+    assert_true(sq_model_row_flops(&c, 0) == 0);
+}
+
 static void test_checkpoints(void **state) {
     sq_bert_config c = micro_config();
     sq_model *m, *n;
@@ -234,7 +242,7 @@ static void test_checkpoints(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),    cmocka_unit_test(test_backbone_halves), cmocka_unit_test(test_mismatch),
-        cmocka_unit_test(test_config),   cmocka_unit_test(test_checkpoints),
+        cmocka_unit_test(test_config),   cmocka_unit_test(test_checkpoints), cmocka_unit_test(test_row_flops),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
