@@ -4,8 +4,10 @@
  * and chrome://tracing open.  The summary groups time by track and family,
  * like torch.profiler's key_averages().table().
  *
- * With CUDA the host phases are also NVTX ranges, for Nsight Systems users;
- * those are pushed whenever a trace is open, not only while recording. */
+ * With CUDA the host phases are also NVTX ranges and each step an NVTX mark,
+ * for Nsight Systems users: those are emitted on every step, with or without
+ * a trace (a NULL trace), since nsys decides what it records.  Without an
+ * attached tool an NVTX call is an empty function. */
 #include "trace.h"
 
 #include "sq/error.h"
@@ -117,6 +119,11 @@ static void add_event(sq_trace *t, int track, const char *name, const char *fami
 
 void sq_trace_step(sq_trace *t, long step)
 {
+#ifdef SQ_NVTX
+    char mark[32];
+    snprintf(mark, sizeof mark, "step %ld", step);
+    nvtxMarkA(mark);
+#endif
     if (!t)
         return;
     double now = since_open(t);
@@ -140,14 +147,17 @@ bool sq_trace_recording(const sq_trace *t)
     return t && t->recording;
 }
 
+double sq_trace_now(const sq_trace *t)
+{
+    return t ? since_open(t) : 0;
+}
+
 void sq_trace_begin(sq_trace *t, const char *phase)
 {
-    if (!t)
-        return;
 #ifdef SQ_NVTX
     nvtxRangePushA(phase);
 #endif
-    if (!t->recording)
+    if (!t || !t->recording)
         return;
     /* Deeper nesting than any trainer uses is dropped, not recorded wrongly. */
     if (t->depth < MAX_DEPTH) {
@@ -161,12 +171,10 @@ void sq_trace_begin(sq_trace *t, const char *phase)
  * recorded name is the one begun. */
 void sq_trace_end(sq_trace *t, const char *phase)
 {
-    if (!t)
-        return;
 #ifdef SQ_NVTX
     nvtxRangePop();
 #endif
-    if (t->depth == 0)
+    if (!t || t->depth == 0)
         return;
     t->depth--;
     if (t->depth >= MAX_DEPTH)

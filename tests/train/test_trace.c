@@ -164,6 +164,56 @@ static void test_trace(void **state)
         assert_int_equal(record(keep, summary, sizeof summary), 0);
 }
 
+/* The CUDA backend reports a step's kernels after a sync, on the trace's
+ * clock (sq_trace_now): a span starting inside the recorded steps is kept
+ * even when reported after recording stopped, one starting later is not,
+ * and a memory-bound family gets GB/s in the summary. */
+static void test_late_gpu_spans(void **state)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/late.json", dir);
+    sq_trace *t = sq_trace_open(path, 1, 1);
+    assert_non_null(t);
+    assert_true(sq_trace_now(NULL) == 0);
+    double a = sq_trace_now(t);
+    assert_true(a >= 0);
+    sq_trace_step(t, 0);
+    sq_trace_step(t, 1);
+    double t0 = sq_trace_now(t);
+    assert_true(t0 >= a);
+    sq_trace_step(t, 2);
+    double after = sq_trace_now(t) + 1;
+    sq_trace_span(t, "gpu", "layer 0 attention layernorm", "layernorm", 0, t0, t0 + 0.002, 0, 4e6);
+    sq_trace_span(t, "gpu", "layer 0 output layernorm", "layernorm", 0, after, after + 0.002, 0, 4e6);
+    char errpath[128];
+    snprintf(errpath, sizeof errpath, "%s/late.err", dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    int rc = sq_trace_close(t);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    assert_int_equal(rc, 0);
+    char *text;
+    size_t len;
+    assert_int_equal(sq_read_file(errpath, 1 << 20, &text, &len), 0);
+    const char *ln = line_of(text, "layernorm");
+    assert_non_null(strstr(ln, "gpu"));
+    assert_non_null(strstr(ln, " 1 "));   /* one call kept */
+    size_t n = strlen(ln); /* GB/s, the last column: 4 MB in 2 ms */
+    assert_true(n > 4 && strcmp(ln + n - 4, " 2.0") == 0);
+    free(text);
+    json_t *doc = sq_json_load(path);
+    assert_non_null(doc);
+    json_t *events = json_object_get(doc, "traceEvents");
+    assert_int_equal(count_events(events, "X", 2, "layer 0 attention layernorm"), 1);
+    assert_int_equal(count_events(events, "X", 2, "layer 0 output layernorm"), 0);
+    json_decref(doc);
+}
+
 static void test_null_trace(void **state)
 {
     sq_trace_step(NULL, 1);
@@ -218,6 +268,7 @@ int main(void)
     sq_tool_init("sq-train");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace),
+        cmocka_unit_test(test_late_gpu_spans),
         cmocka_unit_test(test_null_trace),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_unbalanced),
