@@ -8,6 +8,8 @@
 #   2. fp32 CUDA replay against the committed HF references and ../shared/ref
 #   3. compute-sanitizer memcheck and racecheck on a small config
 #   4. 300 steps of bf16 training on SQuAD follow the fp32 loss curve within 2%
+#   5. sq-train --profile: gpu spans inside their steps, the summary's gpu rows,
+#      mfu and gpu_mem_gib in metrics.jsonl
 # SQ_GPU_QUICK=1 leaves out 4 (the longest).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -129,6 +131,41 @@ elif [ -z "$SHARED" ] || ! python3 -c "import json" 2>/dev/null; then
 else
     run loss-curve-bf16-vs-fp32 loss_curves
 fi
+
+# 5. --profile: GPU spans timed with CUDA events (train/cuda/cuda_backend.cu)
+profile_check() {
+    local run=$OUT/profile
+    rm -rf "$run"
+    "$BIN/sq-tokenize" -q --vocab "$ROOT/data/vocab.txt" -o "$OUT/xquad.sqt" "$ROOT/data/sample/xquad-train.json" || return 1
+    "$BIN/sq-pack" -q -o "$OUT/xquad-features" "$OUT/xquad.sqt" || return 1
+    "$BIN/sq-train" --device cuda --config "$ROOT/data/sample/bert-small-config.json" --data "$OUT/xquad-features" \
+        --max-steps 8 --batch-size 16 --log-every 1 --profile=3 -o "$run" 2>"$run.err" || { cat "$run.err"; return 1; }
+    cat "$run.err"
+    grep -Eq '^gpu +matmul +[0-9]+ .* [0-9.]+ +-$' "$run.err" || { echo "no gpu matmul row with TFLOP/s"; return 1; }
+    grep -Eq '^gpu +attention_bwd ' "$run.err" || { echo "no gpu attention_bwd row"; return 1; }
+    python3 - "$run/trace.json" "$run/metrics.jsonl" <<'PY'
+import json, sys
+ev = [e for e in json.load(open(sys.argv[1]))["traceEvents"] if e["ph"] == "X"]
+steps = {e["args"]["step"]: (e["ts"], e["ts"] + e["dur"]) for e in ev if e["tid"] == 0}
+gpu = sorted((e for e in ev if e["tid"] == 2), key=lambda e: e["ts"])
+assert sorted(steps) == [3, 4, 5], steps
+fams = {e["args"].get("family", e["name"]) for e in gpu}
+for f in ("matmul", "matmul_bwd", "attention_fwd", "attention_bwd", "layernorm", "gelu", "adamw", "copy"):
+    assert f in fams, (f, sorted(fams))
+for e in gpu:  # each span inside its step (50 us of slack for the anchor)
+    t0, t1 = steps[e["args"]["step"]]
+    assert t0 - 50 <= e["ts"] and e["ts"] + e["dur"] <= t1 + 50, (e, t0, t1)
+for a, b in zip(gpu, gpu[1:]):  # one stream: spans in sequence (anchors differ by us)
+    assert a["ts"] + a["dur"] <= b["ts"] + 20, (a, b)
+for s, (t0, t1) in steps.items():
+    busy = sum(e["dur"] for e in gpu if e["args"]["step"] == s)
+    print("step %d: %.3f ms, gpu spans %.3f ms" % (s, (t1 - t0) / 1e3, busy / 1e3))
+m = [json.loads(l) for l in open(sys.argv[2]) if '"loss"' in l]
+assert all(l.get("gpu_mem_gib", 0) > 0 for l in m), m[-1]
+print("mfu", [l.get("mfu") for l in m])
+PY
+}
+run profile profile_check
 
 echo "$pass passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

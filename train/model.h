@@ -143,6 +143,8 @@ typedef struct {
 
 enum { SQ_BUF_PARAMS = 1, SQ_BUF_GRADS = 2, SQ_BUF_MOMENTS = 4 };
 
+struct sq_trace; /* trace.h */
+
 typedef struct sq_backend sq_backend;
 struct sq_backend {
     const char *name;
@@ -175,6 +177,11 @@ struct sq_backend {
      * gathers every layer before forward): forward calling hook before each
      * layer (hook NULL: forward itself). */
     int (*forward_hooked)(sq_backend *be, const sq_batch *b, bool train, double *loss, const sq_layer_hook *hook);
+    /* Optional (NULL: host phases are the whole profile, as on the CPU): the
+     * --profile trace (trace.h) the backend adds its kernel spans to, on
+     * track "gpu", while the trace records; NULL detaches it (call that
+     * before sq_trace_close). */
+    int (*set_trace)(sq_backend *be, struct sq_trace *t);
 };
 
 /* The CPU reference backend (OpenBLAS + OpenMP), activations sized for

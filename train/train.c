@@ -223,6 +223,23 @@ static int checkpoint(const train_opts *o, sq_dist *dist, long step, long total,
     return sq_dist_checkpoint(dist, o->out, &s);
 }
 
+/* The backend's GPU spans go to the --profile trace (rank 0's). */
+static sq_trace *open_trace(const train_opts *o, sq_backend *be, long step0) {
+    if (!o->profile || o->rank != 0) return NULL; /* one trace.json per run */
+    char p[4200];
+    snprintf(p, sizeof p, "%s/trace.json", o->out);
+    sq_trace *tr = sq_trace_open(p, step0 + 3, o->profile);
+    if (!tr || (be->set_trace && be->set_trace(be, tr))) sq_die_lib();
+    return tr;
+}
+
+/* Detaches the trace from the backend first: it may hold spans for it. */
+static int close_trace(sq_trace *tr, sq_backend *be) {
+    if (!tr) return 0;
+    int rc = be->set_trace ? be->set_trace(be, NULL) : 0;
+    return sq_trace_close(tr) || rc ? -1 : 0;
+}
+
 int sq_cmd_train(int argc, char **argv) {
     train_opts o;
     parse(argc, argv, &o);
@@ -311,12 +328,7 @@ int sq_cmd_train(int argc, char **argv) {
     if (step0 < total && sq_loader_open(&lc, &ld)) sq_die_lib();
     sq_metrics *mt = sq_metrics_open(o.out, o.rank, o.quiet, (int)o.log_every, o.resume);
     if (!mt) sq_die_lib();
-    sq_trace *tr = NULL;
-    if (o.profile && o.rank == 0) { /* one trace.json per run */
-        char p[4200];
-        snprintf(p, sizeof p, "%s/trace.json", o.out);
-        if (!(tr = sq_trace_open(p, step0 + 3, o.profile))) sq_die_lib();
-    }
+    sq_trace *tr = open_trace(&o, be, step0);
 
     /* Written once every input has been checked, so that a run refused at
      * the start leaves RUNDIR free for the corrected command. */
@@ -385,7 +397,7 @@ int sq_cmd_train(int argc, char **argv) {
         }
         if (stop && !last) {
             sq_metrics_close(mt);
-            if (tr) sq_trace_close(tr);
+            close_trace(tr, be);
             sq_dist_close(dist);
             sq_info("signal %d: checkpoint at step %ld written; exiting for requeue", (int)stop_signal, s + 1);
             exit(SQ_EXIT_REQUEUE);
@@ -393,7 +405,7 @@ int sq_cmd_train(int argc, char **argv) {
     }
     if (sq_dist_full_params(dist) || (o.rank == 0 && write_final(o.out, be))) sq_die_lib();
     if (sq_metrics_close(mt)) sq_die_lib();
-    if (tr && sq_trace_close(tr)) sq_die_lib();
+    if (close_trace(tr, be)) sq_die_lib();
     sq_dev_eval_close(ev);
     sq_loader_close(ld);
     sq_dist_close(dist);
