@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "commands.h"
+#include "cuda/cuda_backend.h"
 #include "dev_eval.h"
 #include "dist.h"
 #include "device_opts.h"
@@ -240,6 +241,18 @@ static int close_trace(sq_trace *tr, sq_backend *be) {
     return sq_trace_close(tr) || rc ? -1 : 0;
 }
 
+/* On a GPU: the dense bf16 peak (FLOP/s, 0 when unknown) for MFU and the
+ * device memory the backend holds (GiB; it never grows after creation).
+ * Both stay 0 on the CPU, which leaves them out of the metrics. */
+static void gpu_facts(const char *device, sq_backend *be, double *peak_flops, double *mem_gib) {
+    *peak_flops = *mem_gib = 0;
+    sq_cuda_info info;
+    if (strcmp(device, "cuda") || !sq_cuda_get_info) return;
+    if (sq_cuda_get_info(be, &info)) sq_die_lib();
+    *peak_flops = info.peak_bf16_tflops * 1e12;
+    *mem_gib = (double)info.bytes_allocated / 1073741824.0;
+}
+
 int sq_cmd_train(int argc, char **argv) {
     train_opts o;
     parse(argc, argv, &o);
@@ -329,6 +342,8 @@ int sq_cmd_train(int argc, char **argv) {
     sq_metrics *mt = sq_metrics_open(o.out, o.rank, o.quiet, (int)o.log_every, o.resume);
     if (!mt) sq_die_lib();
     sq_trace *tr = open_trace(&o, be, step0);
+    double peak_flops, gpu_gib;
+    gpu_facts(o.device, be, &peak_flops, &gpu_gib);
 
     /* Written once every input has been checked, so that a run refused at
      * the start leaves RUNDIR free for the corrected command. */
@@ -340,7 +355,9 @@ int sq_cmd_train(int argc, char **argv) {
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    double t_last = sq_now(), samples = 0, tokens = 0;
+    /* flops: this rank's model FLOPs (sq_model_row_flops, real tokens): MFU
+     * is per GPU, and summing it would change the bytes comm counts. */
+    double t_last = sq_now(), samples = 0, tokens = 0, flops = 0;
     for (long s = step0; s < total; s++) {
         sq_trace_step(tr, s);
         double loss = 0, lr, gn;
@@ -361,7 +378,10 @@ int sq_cmd_train(int argc, char **argv) {
             sq_trace_end(tr, "backward");
             loss += l;
             samples += b->B;
-            for (int i = 0; i < b->B; i++) tokens += b->len[i];
+            for (int i = 0; i < b->B; i++) {
+                tokens += b->len[i];
+                flops += sq_model_row_flops(&cfg, b->len[i]);
+            }
         }
         sq_trace_begin(tr, "optimizer");
         if (sq_dist_step(dist, &opt, s, &loss, &lr, &gn)) sq_die_lib();
@@ -371,12 +391,13 @@ int sq_cmd_train(int argc, char **argv) {
         if (sq_dist_sum(dist, job, 2)) sq_die_lib();
         sq_step_metrics sm = {.step = s + 1, .total_steps = total, .epoch = (double)(s + 1) / (double)spe,
                               .loss = loss, .lr = lr, .grad_norm = gn, .samples_per_s = job[0] / dt,
-                              .tokens_per_s = job[1] / dt};
+                              .tokens_per_s = job[1] / dt, .mfu = peak_flops > 0 ? flops / dt / peak_flops : 0,
+                              .gpu_mem_gib = gpu_gib};
         sq_dist_take_stats(dist, &sm.comm_bytes, &sm.comm_s);
         if (sq_metrics_step(mt, &sm)) sq_die_lib();
         if ((s + 1) % o.log_every == 0) {
             t_last = now;
-            samples = tokens = 0;
+            samples = tokens = flops = 0;
         }
         bool last = s + 1 == total;
         if (ev && ((s + 1) % spe == 0 || last)) { /* after each epoch, and at the end */
