@@ -17,6 +17,10 @@
 // on the score tile in shared memory by the warp that owns its 16 rows.  The
 // backward is deterministic like version 1: delta, then one kernel per key
 // tile (dk, dv) and one per query tile (dq), each recomputing the scores.
+//
+// Version 3 (attention_mma.cu, the bf16 default): version 2's algorithm with
+// the scores kept in registers (mma.sync and ldmatrix).
+#include "attention_mma.cuh"
 #include "common.cuh"
 
 #include <math.h>
@@ -412,7 +416,7 @@ __global__ void __launch_bounds__(128) attn_backward_dq_v2(sq_cu_act dq, const f
     store_rows(dq, sm.s, first, q0, qlen, g.C, hoff, g.scale);
 }
 
-// Version 2 applies to head size 64; anything else runs version 1.
+// Versions 2 and 3 apply to head size 64; anything else runs version 1.
 bool use_v2(int version, const attn_geom &g) { return version == 2 && g.hs == HS2; }
 
 template <typename K> void allow_smem(K kernel, size_t bytes) {
@@ -431,6 +435,10 @@ extern "C" void cuda_attention_forward(sq_cu_act ctx, float *lse, const float *q
                                        cudaStream_t s) {
     if (tk->n < 1) return;
     attn_geom g = geom(C, NH, max_pos);
+    if (version == 3 && attn_v3_supported(C, NH, tk->max_rows_len, q, k, v)) {
+        attn_v3_forward(ctx, lse, q, k, v, tk, d, max_pos, C, NH, s);
+        return;
+    }
     if (use_v2(version, g)) {
         allow_smem(attn_forward_v2, sizeof(fwd_smem));
         dim3 grid2(sq_cdiv(tk->max_rows_len, TILE), NH, tk->B);
@@ -448,6 +456,11 @@ extern "C" void cuda_attention_backward(sq_cu_act dq, sq_cu_act dk, sq_cu_act dv
     if (tk->n < 1) return;
     dim3 grid(sq_cdiv(tk->n, WARPS), NH);
     attn_geom g = geom(C, NH, max_pos);
+    if (version == 3 && attn_v3_supported(C, NH, tk->max_rows_len, q, k, v)) {
+        attn_delta_v2<<<grid, WARPS * 32, 0, s>>>(delta, dctx, ctx, *tk, g);
+        attn_v3_backward(dq, dk, dv, delta, dctx, q, k, v, lse, tk, d, max_pos, C, NH, s);
+        return;
+    }
     if (use_v2(version, g)) {
         allow_smem(attn_backward_dkv_v2, sizeof(bwd_smem));
         allow_smem(attn_backward_dq_v2, sizeof(bwd_smem));

@@ -881,10 +881,11 @@ extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend
     c->max_T = max_T;
     c->bf16 = g_opts.bf16;
     c->padded_opt = g_opts.padded;
-    // Attention version 2 stays opt-in until build/dev/kernels has passed on
-    // a GPU (docs/cuda.md); it rounds q, k, v to bf16, so fp32 keeps 1.
+    // bf16 runs the fastest attention (version 3) unless SQ_ATTN_VERSION
+    // picks another for comparison; versions 2 and 3 round q, k, v to bf16,
+    // so fp32 keeps version 1, the exact one.
     const char *av = getenv("SQ_ATTN_VERSION");
-    c->attn_version = av && !strcmp(av, "2") && c->bf16 ? 2 : 1;
+    c->attn_version = !c->bf16 ? 1 : av && (!strcmp(av, "1") || !strcmp(av, "2")) ? av[0] - '0' : 3;
     if (max_B < 1 || max_T < 1) {
         cu_free(be);
         return sq_err("--device cuda: batch %d x %d", max_B, max_T);

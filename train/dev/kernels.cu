@@ -238,7 +238,7 @@ void test_layernorm(bool padded) {
 
 void test_attention(int ver, bool padded, float p) {
     printf("attention v%d, %s, dropout %.2f\n", ver, padded ? "padded" : "unpadded", p);
-    double tol = ver == 2 ? 2e-2 : 1e-5; // version 2 rounds q, k, v, p and dctx to bf16
+    double tol = ver >= 2 ? 2e-2 : 1e-5; // versions 2 and 3 round q, k, v, p and dctx to bf16
     int B = 4, T = 70, NH = 3, hs = 64, C = NH * hs, P = 80;
     batch bt(B, T, padded, 5);
     size_t NT = (size_t)B * T, n = bt.n;
@@ -441,11 +441,13 @@ void test_backend(bool bert_base) {
     cpu->logits(cpu, cs.data(), ce.data());
     cpu->backward(cpu, &b, NULL);
     vec cg(m->grads, m->grads + NP);
-    for (int mode = 0; mode < 4; mode++) {
-        sq_cuda_opts o = {mode >= 2, mode == 1};
+    for (int mode = 0; mode < 6; mode++) {
+        sq_cuda_opts o = {mode >= 2, mode == 1 || mode == 5};
         sq_cuda_configure(&o);
-        setenv("SQ_ATTN_VERSION", mode == 3 ? "2" : "1", 1);
-        const char *name[4] = {"fp32 unpadded", "fp32 padded", "bf16 unpadded", "bf16 unpadded, attention v2"};
+        const char *ver[6] = {"1", "1", "1", "2", "3", "3"};
+        setenv("SQ_ATTN_VERSION", ver[mode], 1);
+        const char *name[6] = {"fp32 unpadded", "fp32 padded", "bf16 unpadded, attention v1", "bf16 unpadded, attention v2",
+                               "bf16 unpadded, attention v3", "bf16 padded, attention v3"};
         bool bf = mode >= 2;
         double tol = bf ? 2e-2 : 1e-5;
         sq_backend *cu;
@@ -490,7 +492,7 @@ void test_backend(bool bert_base) {
 
 // Timing at BERT-base shapes: B 32, lengths like SQuAD's (mean ~150 of 384).
 void sweep(const char *only, sq_cu_blas *blas) {
-    int B = 32, T = 384, C = 768, NH = 12, I = 3072, ver = version ? version : 1;
+    int B = 32, T = 384, C = 768, NH = 12, I = 3072, ver = version ? version : 3;
     rng_state = 42;
     batch bt(B, T, false, 100);
     size_t n = bt.n;
@@ -548,6 +550,13 @@ void sweep(const char *only, sq_cu_blas *blas) {
     bench("attention_backward", 0, 2.5 * attn_f, [&] {
         cuda_attention_backward(qa, ka, va, delta, y, z, q, k, v, lse, &bt.tk, ad, 512, C, NH, ver, 0);
     });
+    bench("attention_forward, no dropout", 0, attn_f, [&] {
+        sq_cu_act ca = {z, NULL};
+        cuda_attention_forward(ca, lse, q, k, v, &bt.tk, none, 512, C, NH, ver, 0);
+    });
+    bench("attention_backward, no dropout", 0, 2.5 * attn_f, [&] {
+        cuda_attention_backward(qa, ka, va, delta, y, z, q, k, v, lse, &bt.tk, none, 512, C, NH, ver, 0);
+    });
 }
 
 } // namespace
@@ -582,7 +591,7 @@ int main(int argc, char **argv) {
     auto want = [&](const char *name) { return !only || !strcmp(only, name); };
     if (want("layernorm")) test_layernorm(false), test_layernorm(true);
     if (want("attention"))
-        for (int v = 1; v <= 2; v++)
+        for (int v = 1; v <= 3; v++)
             if (!version || v == version)
                 test_attention(v, false, 0.0f), test_attention(v, false, 0.1f), test_attention(v, true, 0.1f);
     if (want("gelu")) test_gelu();
