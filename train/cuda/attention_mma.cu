@@ -75,6 +75,15 @@ __device__ __forceinline__ void load_rows(__nv_bfloat16 *dst, const float *x, in
     }
 }
 
+// The mask words of the block's rows [r0, r0 + ROWS) (those below n) for head h.
+__device__ __forceinline__ void load_mask_rows(uint32_t *smask, const uint32_t *mask, int first, int r0, int n, int h,
+                                               int NH, int words) {
+    for (int i = threadIdx.x; i < ROWS * words; i += blockDim.x) {
+        int r = i / words, wd = i % words;
+        smask[i] = r0 + r < n ? mask[((size_t)(first + r0 + r) * NH + h) * words + wd] : 0u;
+    }
+}
+
 // A fragments of the warp's 16 rows (from row0) of a tile, for the four
 // 16-wide steps over the head dimension.
 __device__ __forceinline__ void load_a(uint32_t (&a)[4][4], const __nv_bfloat16 *t, int row0) {
@@ -139,6 +148,11 @@ __device__ __forceinline__ uint32_t attn_elem(const geom3 &g, int h, int tq, int
 __device__ __forceinline__ uint32_t keep4(const sq_cu_tokens &tk, const sq_cu_drop &d, uint32_t sample, uint32_t e) {
     sq_philox_ctr r = sq_dropout_draw(tk.seed, tk.step, sample, d.layer, d.site, e);
     uint32_t bits = 0;
+    if ((e & 3) == 0) { // the usual case: one draw, lanes in order
+#pragma unroll
+        for (uint32_t i = 0; i < 4; i++) bits |= (uint32_t)(sq_philox_uniform(r.v[i]) >= d.p) << i;
+        return bits;
+    }
 #pragma unroll
     for (uint32_t i = 0; i < 4; i++) {
         if (i > 0 && ((e + i) & 3) == 0) r = sq_dropout_draw(tk.seed, tk.step, sample, d.layer, d.site, e + i);
@@ -180,6 +194,31 @@ __device__ __forceinline__ void drop_cols(float (&f)[4], const sq_cu_tokens &tk,
     f[3] = (b3 >> bit) & 1 ? inv_keep : 0.0f;
 }
 
+// The same factors from a mask staged in shared memory (cuda_attention_mask).
+// Row-major: smask holds `words` words per row of the block's chunk; this
+// lane's rows are r and r + 8, its keys key and key + 1 (key even).
+__device__ __forceinline__ void mask_rows(float (&f)[4], const uint32_t *smask, int words, int r, int key,
+                                          float inv_keep) {
+    uint32_t w0 = smask[r * words + key / 32], w1 = smask[(r + 8) * words + key / 32];
+    int sh = key % 32;
+    f[0] = (w0 >> sh) & 1 ? inv_keep : 0.0f;
+    f[1] = (w0 >> (sh + 1)) & 1 ? inv_keep : 0.0f;
+    f[2] = (w1 >> sh) & 1 ? inv_keep : 0.0f;
+    f[3] = (w1 >> (sh + 1)) & 1 ? inv_keep : 0.0f;
+}
+
+// Transposed: smask holds, per query row, the 4 words of the block's 128
+// keys; this lane's keys are bits `bit` and bit + 8 of word j, its queries
+// c and c + 1.
+__device__ __forceinline__ void mask_cols(float (&f)[4], const uint32_t *smask, int j, int bit, int c,
+                                          float inv_keep) {
+    uint32_t w0 = smask[c * 4 + j], w1 = smask[(c + 1) * 4 + j];
+    f[0] = (w0 >> bit) & 1 ? inv_keep : 0.0f;
+    f[1] = (w1 >> bit) & 1 ? inv_keep : 0.0f;
+    f[2] = (w0 >> (bit + 8)) & 1 ? inv_keep : 0.0f;
+    f[3] = (w1 >> (bit + 8)) & 1 ? inv_keep : 0.0f;
+}
+
 __device__ __forceinline__ void store_pair(sq_cu_act a, size_t i, float x0, float x1) {
     if (a.f) *reinterpret_cast<float2 *>(a.f + i) = make_float2(x0, x1);
     if (a.h) *reinterpret_cast<uint32_t *>(a.h + i) = pack_bf16(x0, x1);
@@ -189,11 +228,13 @@ __device__ __forceinline__ void store_pair(sq_cu_act a, size_t i, float x0, floa
 // of the sequence (BERT's rows are at most max_position_embeddings long), so
 // each warp runs its loop over 64-row tiles with no barrier and nothing
 // loaded twice by the block.
+template <bool MASK>
 __global__ void __launch_bounds__(THREADS) attn_forward_v3(sq_cu_act ctx, float *lse, const float *q, const float *k,
                                                            const float *v, sq_cu_tokens tk, sq_cu_drop drop, geom3 g,
-                                                           int kmax) {
+                                                           int kmax, int words) {
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16 *sq = reinterpret_cast<__nv_bfloat16 *>(smem), *sk = sq + ROWS * LD, *sv = sk + kmax * LD;
+    uint32_t *smask = reinterpret_cast<uint32_t *>(sv + kmax * LD);
     int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * ROWS;
     int first = tk.cu[b], qlen = tk.cu[b + 1] - first, klen = tk.len[b];
     if (q0 >= qlen) return;
@@ -202,6 +243,7 @@ __global__ void __launch_bounds__(THREADS) attn_forward_v3(sq_cu_act ctx, float 
     load_rows(sq, q, first, q0, ROWS, qlen, g.C, hoff);
     load_rows(sk, k, first, 0, kr, klen, g.C, hoff);
     load_rows(sv, v, first, 0, kr, klen, g.C, hoff);
+    if (MASK) load_mask_rows(smask, drop.mask, first, q0, qlen, h, g.NH, words);
     __syncthreads();
     if (q0 + w * 16 >= qlen) return; // no rows for this warp
     uint32_t qa[4][4];
@@ -242,7 +284,10 @@ __global__ void __launch_bounds__(THREADS) attn_forward_v3(sq_cu_act ctx, float 
 #pragma unroll
             for (int nt = 0; nt < 8; nt++) {
                 float f[4];
-                drop_rows(f, tk, drop, sample, g, h, tq, k0 + nt * 8, inv_keep);
+                if (MASK)
+                    mask_rows(f, smask, words, w * 16 + gr, k0 + nt * 8 + tc, inv_keep);
+                else
+                    drop_rows(f, tk, drop, sample, g, h, tq, k0 + nt * 8, inv_keep);
 #pragma unroll
                 for (int e = 0; e < 4; e++) s[nt][e] *= f[e];
             }
@@ -262,13 +307,15 @@ __global__ void __launch_bounds__(THREADS) attn_forward_v3(sq_cu_act ctx, float 
 }
 
 // dq of a chunk of queries: each warp sums dS K over all keys for its 16.
+template <bool MASK>
 __global__ void __launch_bounds__(THREADS) attn_backward_dq_v3(sq_cu_act dq, const float *delta, const float *dctx,
                                                                const float *q, const float *k, const float *v,
                                                                const float *lse, sq_cu_tokens tk, sq_cu_drop drop,
-                                                               geom3 g, int kmax) {
+                                                               geom3 g, int kmax, int words) {
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16 *sq = reinterpret_cast<__nv_bfloat16 *>(smem), *sdo = sq + ROWS * LD, *sk = sdo + ROWS * LD,
                   *sv = sk + kmax * LD;
+    uint32_t *smask = reinterpret_cast<uint32_t *>(sv + kmax * LD);
     int b = blockIdx.z, h = blockIdx.y, q0 = blockIdx.x * ROWS;
     int first = tk.cu[b], qlen = tk.cu[b + 1] - first, klen = tk.len[b];
     if (q0 >= qlen) return;
@@ -278,6 +325,7 @@ __global__ void __launch_bounds__(THREADS) attn_backward_dq_v3(sq_cu_act dq, con
     load_rows(sdo, dctx, first, q0, ROWS, qlen, g.C, hoff);
     load_rows(sk, k, first, 0, kr, klen, g.C, hoff);
     load_rows(sv, v, first, 0, kr, klen, g.C, hoff);
+    if (MASK) load_mask_rows(smask, drop.mask, first, q0, qlen, h, g.NH, words);
     __syncthreads();
     if (q0 + w * 16 >= qlen) return;
     uint32_t qa[4][4], da[4][4];
@@ -301,7 +349,12 @@ __global__ void __launch_bounds__(THREADS) attn_backward_dq_v3(sq_cu_act dq, con
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
             float f[4] = {1.0f, 1.0f, 1.0f, 1.0f};
-            if (drop.p > 0.0f) drop_rows(f, tk, drop, sample, g, h, tq, k0 + nt * 8, inv_keep);
+            if (drop.p > 0.0f) {
+                if (MASK)
+                    mask_rows(f, smask, words, w * 16 + gr, k0 + nt * 8 + tc, inv_keep);
+                else
+                    drop_rows(f, tk, drop, sample, g, h, tq, k0 + nt * 8, inv_keep);
+            }
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int key = k0 + nt * 8 + tc + (e & 1);
@@ -324,14 +377,16 @@ __global__ void __launch_bounds__(THREADS) attn_backward_dq_v3(sq_cu_act dq, con
 // dk and dv of a chunk of keys: the warp owning 16 keys works on the
 // transposed scores S^T = K Q^T, so its products are dV += (P o F)^T dO and
 // dK += dS^T Q.
+template <bool MASK>
 __global__ void __launch_bounds__(THREADS) attn_backward_dkv_v3(sq_cu_act dk, sq_cu_act dv, const float *delta,
                                                                 const float *dctx, const float *q, const float *k,
                                                                 const float *v, const float *lse, sq_cu_tokens tk,
-                                                                sq_cu_drop drop, geom3 g, int qmax) {
+                                                                sq_cu_drop drop, geom3 g, int qmax, int words) {
     extern __shared__ __align__(16) unsigned char smem[];
     __nv_bfloat16 *sk = reinterpret_cast<__nv_bfloat16 *>(smem), *sv = sk + ROWS * LD, *sq = sv + ROWS * LD,
                   *sdo = sq + qmax * LD;
     float *slse = reinterpret_cast<float *>(sdo + qmax * LD), *sdl = slse + qmax;
+    uint32_t *smask = reinterpret_cast<uint32_t *>(sdl + qmax); // [qmax][4]: the words of this block's keys
     int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * ROWS;
     int first = tk.cu[b], qlen = tk.cu[b + 1] - first, klen = tk.len[b];
     if (k0 >= qlen) return; // no such tokens (keys beyond len still get their zeros below)
@@ -345,6 +400,11 @@ __global__ void __launch_bounds__(THREADS) attn_backward_dkv_v3(sq_cu_act dk, sq
         slse[t] = t < qlen ? lse[(size_t)(first + t) * g.NH + h] * LOG2E : INFINITY;
         sdl[t] = t < qlen ? delta[(size_t)(first + t) * g.NH + h] : 0.0f;
     }
+    if (MASK)
+        for (int i = threadIdx.x; i < qr * 4; i += blockDim.x) {
+            int t = i / 4, wd = k0 / 32 + i % 4;
+            smask[i] = t < qlen && wd < words ? drop.mask[((size_t)(first + t) * g.NH + h) * words + wd] : 0u;
+        }
     __syncthreads();
     int kw = k0 + w * 16; // this warp's first key
     if (kw >= qlen) return;
@@ -362,7 +422,12 @@ __global__ void __launch_bounds__(THREADS) attn_backward_dkv_v3(sq_cu_act dk, sq
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
             float f[4] = {1.0f, 1.0f, 1.0f, 1.0f};
-            if (drop.p > 0.0f) drop_cols(f, tk, drop, sample, g, h, q0 + nt * 8, kw, inv_keep);
+            if (drop.p > 0.0f) {
+                if (MASK)
+                    mask_cols(f, smask, w / 2, (w % 2) * 16 + gr, q0 + nt * 8 + tc, inv_keep);
+                else
+                    drop_cols(f, tk, drop, sample, g, h, q0 + nt * 8, kw, inv_keep);
+            }
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 int c = q0 + nt * 8 + tc + (e & 1);
@@ -387,6 +452,17 @@ __global__ void __launch_bounds__(THREADS) attn_backward_dkv_v3(sq_cu_act dk, sq
     }
 }
 
+// One thread per mask word: 8 draws of 4 keys each.
+__global__ void attn_mask_v3(uint32_t *mask, sq_cu_tokens tk, sq_cu_drop drop, geom3 g, int words, size_t total) {
+    size_t t = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= total) return;
+    int wd = (int)(t % words), h = (int)(t / words % g.NH), i = (int)(t / words / g.NH);
+    uint32_t sample = tk.sample[tk.row[i]], e = attn_elem(g, h, tk.pos[i], 32 * wd), bits = 0;
+#pragma unroll
+    for (int j = 0; j < 8; j++) bits |= keep4(tk, drop, sample, e + 4 * j) << (4 * j);
+    mask[t] = bits;
+}
+
 geom3 geom(int C, int NH, int max_pos) {
     float scale = 1.0f / sqrtf((float)(C / NH));
     geom3 g = {C, NH, max_pos, scale, scale * LOG2E};
@@ -395,16 +471,35 @@ geom3 geom(int C, int NH, int max_pos) {
 
 bool aligned16(const void *p) { return ((uintptr_t)p & 15) == 0; }
 
+// Dynamic shared memory of the three kernels for rows up to `rows` long
+// (mask words included: `words` per row of a chunk, 4 per query for dk/dv).
+size_t smem_fwd(int rows, int words) {
+    return (size_t)(ROWS + 2 * rows) * LD * sizeof(__nv_bfloat16) + (size_t)ROWS * words * 4;
+}
+size_t smem_dq(int rows, int words) {
+    return (size_t)(2 * ROWS + 2 * rows) * LD * sizeof(__nv_bfloat16) + (size_t)ROWS * words * 4;
+}
+size_t smem_dkv(int rows) {
+    return (size_t)(2 * ROWS + 2 * rows) * LD * sizeof(__nv_bfloat16) + 2 * (size_t)rows * sizeof(float) +
+           16 * (size_t)rows;
+}
+int round_tile(int n) { return (n + TILE - 1) / TILE * TILE; }
+
+template <typename K> void allow(K kernel, size_t bytes) {
+    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+}
+
 } // namespace
 
-// Dynamic shared memory of the three kernels for rows up to `rows` long.
-static size_t smem_fwd(int rows) { return (size_t)(ROWS + 2 * rows) * LD * sizeof(__nv_bfloat16); }
-static size_t smem_dq(int rows) { return (size_t)(2 * ROWS + 2 * rows) * LD * sizeof(__nv_bfloat16); }
-static size_t smem_dkv(int rows) { return smem_dq(rows) + 2 * (size_t)rows * sizeof(float); }
-static int round_tile(int n) { return (n + TILE - 1) / TILE * TILE; }
+extern "C" int cuda_attention_mask_words(int max_rows_len) { return round_tile(max_rows_len) / 32; }
 
-template <typename K> static void allow(K kernel, size_t bytes) {
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+extern "C" void cuda_attention_mask(uint32_t *mask, const sq_cu_tokens *tk, sq_cu_drop d, int max_pos, int NH,
+                                    cudaStream_t s) {
+    if (tk->n < 1 || d.p <= 0.0f) return;
+    int words = cuda_attention_mask_words(tk->max_rows_len);
+    size_t total = (size_t)tk->n * NH * words;
+    geom3 g = {0, NH, max_pos, 0.0f, 0.0f};
+    attn_mask_v3<<<sq_cdiv((long long)total, 256), 256, 0, s>>>(mask, *tk, d, g, words, total);
 }
 
 bool attn_v3_supported(int C, int NH, int max_rows_len, const float *q, const float *k, const float *v) {
@@ -415,26 +510,46 @@ bool attn_v3_supported(int C, int NH, int max_rows_len, const float *q, const fl
             cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
             optin = 0;
     }
-    return C % NH == 0 && C / NH == HS && smem_dkv(round_tile(max_rows_len)) <= (size_t)optin && aligned16(q) &&
-           aligned16(k) && aligned16(v);
+    int rows = round_tile(max_rows_len), words = rows / 32;
+    size_t need = smem_dkv(rows) > smem_dq(rows, words) ? smem_dkv(rows) : smem_dq(rows, words);
+    return C % NH == 0 && C / NH == HS && need <= (size_t)optin && aligned16(q) && aligned16(k) && aligned16(v);
 }
 
 void attn_v3_forward(sq_cu_act ctx, float *lse, const float *q, const float *k, const float *v,
                      const sq_cu_tokens *tk, sq_cu_drop d, int max_pos, int C, int NH, cudaStream_t s) {
-    int rows = round_tile(tk->max_rows_len);
+    int rows = round_tile(tk->max_rows_len), words = rows / 32;
     dim3 grid(sq_cdiv(tk->max_rows_len, ROWS), NH, tk->B);
-    allow(attn_forward_v3, smem_fwd(rows));
-    attn_forward_v3<<<grid, THREADS, smem_fwd(rows), s>>>(ctx, lse, q, k, v, *tk, d, geom(C, NH, max_pos), rows);
+    geom3 g = geom(C, NH, max_pos);
+    size_t sm = smem_fwd(rows, words);
+    if (d.mask && d.p > 0.0f) {
+        allow(attn_forward_v3<true>, sm);
+        attn_forward_v3<true><<<grid, THREADS, sm, s>>>(ctx, lse, q, k, v, *tk, d, g, rows, words);
+    } else {
+        allow(attn_forward_v3<false>, sm);
+        attn_forward_v3<false><<<grid, THREADS, sm, s>>>(ctx, lse, q, k, v, *tk, d, g, rows, words);
+    }
+}
+
+template <bool MASK>
+static void backward(sq_cu_act dq, sq_cu_act dk, sq_cu_act dv, const float *delta, const float *dctx, const float *q,
+                     const float *k, const float *v, const float *lse, const sq_cu_tokens *tk, sq_cu_drop d,
+                     geom3 g, cudaStream_t s) {
+    int rows = round_tile(tk->max_rows_len), words = rows / 32;
+    dim3 grid(sq_cdiv(tk->max_rows_len, ROWS), g.NH, tk->B);
+    allow(attn_backward_dkv_v3<MASK>, smem_dkv(rows));
+    allow(attn_backward_dq_v3<MASK>, smem_dq(rows, words));
+    attn_backward_dkv_v3<MASK><<<grid, THREADS, smem_dkv(rows), s>>>(dk, dv, delta, dctx, q, k, v, lse, *tk, d, g,
+                                                                     rows, words);
+    attn_backward_dq_v3<MASK><<<grid, THREADS, smem_dq(rows, words), s>>>(dq, delta, dctx, q, k, v, lse, *tk, d, g,
+                                                                          rows, words);
 }
 
 void attn_v3_backward(sq_cu_act dq, sq_cu_act dk, sq_cu_act dv, const float *delta, const float *dctx,
                       const float *q, const float *k, const float *v, const float *lse, const sq_cu_tokens *tk,
                       sq_cu_drop d, int max_pos, int C, int NH, cudaStream_t s) {
-    int rows = round_tile(tk->max_rows_len);
-    dim3 grid(sq_cdiv(tk->max_rows_len, ROWS), NH, tk->B);
     geom3 g = geom(C, NH, max_pos);
-    allow(attn_backward_dkv_v3, smem_dkv(rows));
-    allow(attn_backward_dq_v3, smem_dq(rows));
-    attn_backward_dkv_v3<<<grid, THREADS, smem_dkv(rows), s>>>(dk, dv, delta, dctx, q, k, v, lse, *tk, d, g, rows);
-    attn_backward_dq_v3<<<grid, THREADS, smem_dq(rows), s>>>(dq, delta, dctx, q, k, v, lse, *tk, d, g, rows);
+    if (d.mask && d.p > 0.0f)
+        backward<true>(dq, dk, dv, delta, dctx, q, k, v, lse, tk, d, g, s);
+    else
+        backward<false>(dq, dk, dv, delta, dctx, q, k, v, lse, tk, d, g, s);
 }

@@ -35,6 +35,7 @@ typedef __nv_bfloat16 bf16_t;
 
 struct layer_acts {
     float *q, *k, *v, *lse, *r1, *mean1, *rstd1, *f, *r2, *mean2, *rstd2;
+    uint32_t *mask; // attention dropout keep bits, drawn in forward, read again in backward
     sq_cu_act ctx, h1, g, h2;
 };
 
@@ -253,6 +254,9 @@ size_t plan(cuda_be *c) {
     for (int l = 0; l < cfg->layers; l++) {
         layer_acts *a = &c->la[l];
         a->q = takef(c, N * C), a->k = takef(c, N * C), a->v = takef(c, N * C), a->lse = takef(c, N * NH);
+        a->mask = train && c->attn_version == 3 && cfg->attention_dropout > 0
+                      ? (uint32_t *)take(c, N * NH * (size_t)cuda_attention_mask_words((int)T) * sizeof(uint32_t))
+                      : NULL;
         a->ctx.f = takef(c, N * C), a->ctx.h = takeh(c, N * C);
         a->r1 = train ? takef(c, N * C) : NULL, a->mean1 = takef(c, N), a->rstd1 = takef(c, N);
         a->h1.f = takef(c, N * C), a->h1.h = takeh(c, N * C);
@@ -442,8 +446,12 @@ int cu_forward(sq_backend *be, const sq_batch *b, bool train, double *loss) {
             return sq_err_ctx("layer %d attention", l);
         span_end(c, sp, "qkv", "matmul", l, 3 * mm_flops(N, C, C), 0);
         sp = span_begin(c);
-        cuda_attention_forward(a->ctx, a->lse, a->q, a->k, a->v, tk,
-                               drop(ap, train && attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS), P, C, NH, c->attn_version, s);
+        sq_cu_drop ad = drop(ap, train && attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS);
+        if (ad.p > 0 && a->mask) {
+            cuda_attention_mask(a->mask, tk, ad, P, NH, s);
+            ad.mask = a->mask;
+        }
+        cuda_attention_forward(a->ctx, a->lse, a->q, a->k, a->v, tk, ad, P, C, NH, c->attn_version, s);
         span_end(c, sp, "attention", "attention_fwd", l, 4.0 * c->attn_len2 * C, 0);
         sp = span_begin(c);
         if (cuda_matmul_forward(c->blas, c->tmp, a->ctx, wt(c, w->aow), w->aob, N, C, C, bf, s))
@@ -574,8 +582,10 @@ int cu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *hook) {
             return sq_err_ctx("layer %d attention output backward", l);
         span_end(c, sp, "attention output", "matmul_bwd", l, 2 * mm_flops(N, C, C), 0);
         sp = span_begin(c);
+        sq_cu_drop ad = drop(ap, attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS);
+        ad.mask = a->mask; // the forward's bits (NULL: drawn again)
         cuda_attention_backward(c->dq, c->dk, c->dv, c->delta, c->dctx, a->ctx.f, a->q, a->k, a->v, a->lse, tk,
-                                drop(ap, attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS), P, C, NH, c->attn_version, s);
+                                ad, P, C, NH, c->attn_version, s);
         span_end(c, sp, "attention", "attention_bwd", l, 10.0 * c->attn_len2 * C, 0);
         sp = span_begin(c);
         if (cuda_matmul_backward(c->blas, c->dres, g->qw, g->qb, c->dq, x, wt(c, w->qw), N, C, C, 1, bf, c->partial, s) ||

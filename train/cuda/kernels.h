@@ -43,10 +43,13 @@ typedef struct {
     uint32_t step;
 } sq_cu_tokens;
 
-/* Dropout site for a kernel: layer and site of sq_dropout_keep, p = 0 off. */
+/* Dropout site for a kernel: layer and site of sq_dropout_keep, p = 0 off.
+ * mask (attention probabilities only, may be NULL): the keep bits drawn by
+ * cuda_attention_mask for this micro-batch, read instead of drawn again. */
 typedef struct {
     uint32_t layer, site;
     float p;
+    const uint32_t *mask;
 } sq_cu_drop;
 
 /* out = wte[ids] + wpe[pos] + wtt[types] (fp32). */
@@ -98,6 +101,14 @@ void cuda_gelu_backward(sq_cu_act din, const float *in, const float *dout, size_
 void cuda_attention_forward(sq_cu_act ctx, float *lse, const float *q, const float *k, const float *v,
                             const sq_cu_tokens *tk, sq_cu_drop d, int max_pos, int C, int NH, int version,
                             cudaStream_t s);
+/* The attention-probability dropout mask of a micro-batch, drawn once so
+ * that attention version 3 reads bits in its forward and both backward
+ * passes instead of running Philox in each: word w of (token i, head h),
+ * mask[(i * NH + h) * words + w] with words = cuda_attention_mask_words of
+ * the batch's longest row, keeps key 32 w + j of token i's row in bit j.
+ * Only version 3 reads it; the others ignore d.mask. */
+int cuda_attention_mask_words(int max_rows_len);
+void cuda_attention_mask(uint32_t *mask, const sq_cu_tokens *tk, sq_cu_drop d, int max_pos, int NH, cudaStream_t s);
 /* dq, dk, dv (overwritten; fp32 and/or bf16); delta [n, NH] is scratch.
  * Keys at or beyond a row's length get zero gradients. */
 void cuda_attention_backward(sq_cu_act dq, sq_cu_act dk, sq_cu_act dv, float *delta, const float *dctx,

@@ -156,9 +156,9 @@ struct batch {
     }
 };
 
-void test_layernorm(bool padded) {
-    printf("layernorm (fused dropout + residual + LayerNorm), %s\n", padded ? "padded" : "unpadded");
-    int B = 5, T = 40, C = 96;
+void test_layernorm(bool padded, int C = 96) { // C % 4 == 0: the float4 kernels; else the scalar ones
+    printf("layernorm (fused dropout + residual + LayerNorm), %s, C %d\n", padded ? "padded" : "unpadded", C);
+    int B = 5, T = 40;
     float p = 0.1f, eps = 1e-12f;
     batch bt(B, T, padded, 3);
     size_t NT = (size_t)B * T;
@@ -236,8 +236,9 @@ void test_layernorm(bool padded) {
     check("embeddings backward: db", db, host(gdb, C), 1e-5);
 }
 
-void test_attention(int ver, bool padded, float p) {
-    printf("attention v%d, %s, dropout %.2f\n", ver, padded ? "padded" : "unpadded", p);
+void test_attention(int ver, bool padded, float p, bool mask = false) {
+    printf("attention v%d, %s, dropout %.2f%s\n", ver, padded ? "padded" : "unpadded", p,
+           mask ? ", mask drawn once" : "");
     double tol = ver >= 2 ? 2e-2 : 1e-5; // versions 2 and 3 round q, k, v, p and dctx to bf16
     int B = 4, T = 70, NH = 3, hs = 64, C = NH * hs, P = 80;
     batch bt(B, T, padded, 5);
@@ -255,6 +256,12 @@ void test_attention(int ver, bool padded, float p) {
     float *glse = devz(n * NH), *gdelta = devz(n * NH), *gdctx = dev(bt.pack(dctx, C));
     float *gdq = devz(n * C), *gdk = devz(n * C), *gdv = devz(n * C);
     sq_cu_drop gd = {1, SQ_DROP_ATTN_PROBS, p};
+    if (mask) {
+        uint32_t *gmask;
+        CK(cudaMalloc(&gmask, n * NH * cuda_attention_mask_words(bt.tk.max_rows_len) * sizeof(uint32_t)));
+        cuda_attention_mask(gmask, &bt.tk, gd, P, NH, 0);
+        gd.mask = gmask;
+    }
     sq_cu_act cact = {gctx, NULL}, aq = {gdq, NULL}, ak = {gdk, NULL}, av = {gdv, NULL};
     cuda_attention_forward(cact, glse, gq, gk, gv, &bt.tk, gd, P, C, NH, ver, 0);
     CK(cudaGetLastError());
@@ -550,6 +557,18 @@ void sweep(const char *only, sq_cu_blas *blas) {
     bench("attention_backward", 0, 2.5 * attn_f, [&] {
         cuda_attention_backward(qa, ka, va, delta, y, z, q, k, v, lse, &bt.tk, ad, 512, C, NH, ver, 0);
     });
+    uint32_t *gmask;
+    CK(cudaMalloc(&gmask, n * NH * cuda_attention_mask_words(bt.tk.max_rows_len) * sizeof(uint32_t)));
+    sq_cu_drop adm = ad;
+    adm.mask = gmask;
+    bench("attention_mask (Philox, drawn once)", 0, 0, [&] { cuda_attention_mask(gmask, &bt.tk, ad, 512, NH, 0); });
+    bench("attention_forward, mask", 0, attn_f, [&] {
+        sq_cu_act ca = {z, NULL};
+        cuda_attention_forward(ca, lse, q, k, v, &bt.tk, adm, 512, C, NH, ver, 0);
+    });
+    bench("attention_backward, mask", 0, 2.5 * attn_f, [&] {
+        cuda_attention_backward(qa, ka, va, delta, y, z, q, k, v, lse, &bt.tk, adm, 512, C, NH, ver, 0);
+    });
     bench("attention_forward, no dropout", 0, attn_f, [&] {
         sq_cu_act ca = {z, NULL};
         cuda_attention_forward(ca, lse, q, k, v, &bt.tk, none, 512, C, NH, ver, 0);
@@ -589,11 +608,13 @@ int main(int argc, char **argv) {
         return 0;
     }
     auto want = [&](const char *name) { return !only || !strcmp(only, name); };
-    if (want("layernorm")) test_layernorm(false), test_layernorm(true);
+    if (want("layernorm")) test_layernorm(false), test_layernorm(true), test_layernorm(false, 90);
     if (want("attention"))
         for (int v = 1; v <= 3; v++)
             if (!version || v == version)
                 test_attention(v, false, 0.0f), test_attention(v, false, 0.1f), test_attention(v, true, 0.1f);
+    if (want("attention") && (!version || version == 3))
+        test_attention(3, false, 0.1f, true), test_attention(3, true, 0.1f, true);
     if (want("gelu")) test_gelu();
     if (want("matmul")) test_matmul(blas, 0), test_matmul(blas, 1);
     if (want("qa_loss")) test_qa_loss(false, 0), test_qa_loss(true, 0), test_qa_loss(true, 1);
