@@ -15,11 +15,31 @@ extern "C" {
 #include <cublasLt.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+// Algorithms found by the heuristic, per problem with n rounded up to a
+// bucket: unpadded batches change n (the token count) every step, and a
+// heuristic query per call costs host time the GPU then waits for.  An
+// entry is reused for any n in its bucket once cublasLtMatmulAlgoCheck
+// accepts it for the real problem.
+struct lt_key {
+    int bf16, m, nb, k, lda, ldb, ldd, ta, tb, epi;
+    uint32_t al_a, al_b, al_d;
+};
+struct lt_entry {
+    lt_key key;
+    int epi_used; // the bias epilogue, or a kernel after the GEMM
+    cublasLtMatmulAlgo_t algo;
+};
+enum { LT_CACHE = 1024, LT_BUCKET = 256 };
 
 struct sq_cu_blas {
     cublasLtHandle_t lt;
     void *ws;
     size_t ws_size;
+    lt_entry cache[LT_CACHE];
+    int n_cached;
+    bool use_cache;
 };
 
 namespace {
@@ -29,6 +49,63 @@ uint32_t alignment(const void *p) {
     uint32_t r = 256;
     while (r > 1 && a % r) r >>= 1;
     return r;
+}
+
+cublasStatus_t set_epilogue(cublasLtMatmulDesc_t op, int epi_bias, const float *bias) {
+    cublasLtEpilogue_t epi = epi_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    cublasStatus_t st = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi);
+    if (st != CUBLAS_STATUS_SUCCESS || !epi_bias) return st;
+    cudaDataType_t bt = CUDA_R_32F;
+    st = cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
+    if (st != CUBLAS_STATUS_SUCCESS) return st;
+    return cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt);
+}
+
+lt_entry *lookup(sq_cu_blas *h, const lt_key *key) {
+    for (int i = 0; i < h->n_cached; i++)
+        if (!memcmp(&h->cache[i].key, key, sizeof *key)) return &h->cache[i];
+    return NULL;
+}
+
+// Caches an algorithm for the key's bucket: the heuristic is asked again for
+// the bucket's largest n, so the algorithm suits every n of the bucket; the
+// call's own choice `res` is kept for this call either way.
+void remember(sq_cu_blas *h, const lt_key *key, int epi_bias, const float *bias, cublasLtMatmulDesc_t op,
+              cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t lc, int m, int n, int k,
+              bool ta, bool tb, cudaDataType_t ab, const cublasLtMatmulHeuristicResult_t *res) {
+    if (h->n_cached >= LT_CACHE) return;
+    lt_entry *e = &h->cache[h->n_cached];
+    e->key = *key;
+    e->epi_used = epi_bias;
+    e->algo = res->algo;
+    if (key->nb != n) {
+        cublasLtMatrixLayout_t lb2 = NULL, lc2 = NULL;
+        cublasLtMatmulPreference_t pref = NULL;
+        cublasLtMatmulHeuristicResult_t r2;
+        int found = 0;
+        uint32_t al[3] = {key->al_a, key->al_b, key->al_d};
+        bool ok = cublasLtMatrixLayoutCreate(&lb2, ab, tb ? key->nb : k, tb ? k : key->nb, key->ldb) == 0 &&
+                  cublasLtMatrixLayoutCreate(&lc2, CUDA_R_32F, m, key->nb, key->ldd) == 0 &&
+                  cublasLtMatmulPreferenceCreate(&pref) == 0 &&
+                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &h->ws_size,
+                                                       sizeof h->ws_size) == 0 &&
+                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al[0],
+                                                       sizeof al[0]) == 0 &&
+                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al[1],
+                                                       sizeof al[1]) == 0 &&
+                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2],
+                                                       sizeof al[2]) == 0 &&
+                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[2],
+                                                       sizeof al[2]) == 0 &&
+                  cublasLtMatmulAlgoGetHeuristic(h->lt, op, la, lb2, lc2, lc2, pref, 1, &r2, &found) == 0 && found;
+        if (ok) e->algo = r2.algo;
+        if (pref) cublasLtMatmulPreferenceDestroy(pref);
+        if (lc2) cublasLtMatrixLayoutDestroy(lc2);
+        if (lb2) cublasLtMatrixLayoutDestroy(lb2);
+        if (!ok) return; // not cached: the next call asks the heuristic again
+    }
+    (void)bias;
+    h->n_cached++;
 }
 
 // D[m, n] (column-major, ld ldd) = op(A) op(B) + beta D (+ bias[m]).
@@ -47,6 +124,8 @@ int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, boo
     cublasLtMatmulHeuristicResult_t res;
     int found = 0;
     const float alpha = 1.0f;
+    lt_key key; // all int fields: no padding, so memcmp compares the values
+    lt_entry *hit = NULL;
 #define LT(call)                                                                                                       \
     do {                                                                                                               \
         if ((st = (call)) != CUBLAS_STATUS_SUCCESS) goto done;                                                         \
@@ -64,6 +143,17 @@ int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, boo
     LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b));
     LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d, sizeof al_d));
     LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof al_d));
+    key = {bf16, m, (n + LT_BUCKET - 1) / LT_BUCKET * LT_BUCKET, k, lda, ldb, ldd, ta, tb, epi_bias, al_a, al_b, al_d};
+    hit = h->use_cache ? lookup(h, &key) : NULL;
+    if (hit && set_epilogue(op, hit->epi_used, bias) == CUBLAS_STATUS_SUCCESS) {
+        cublasLtMatmulHeuristicResult_t chk;
+        if (cublasLtMatmulAlgoCheck(h->lt, op, la, lb, lc, lc, &hit->algo, &chk) == CUBLAS_STATUS_SUCCESS &&
+            chk.workspaceSize <= h->ws_size) {
+            res.algo = hit->algo;
+            epi_bias = hit->epi_used;
+            found = 1;
+        }
+    }
     for (int attempt = 0; attempt < 2 && !found; attempt++) {
         cublasLtEpilogue_t epi = epi_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
         LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
@@ -77,6 +167,7 @@ int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, boo
         if (!found && !epi_bias) break;
         if (!found) epi_bias = false; // retry without the epilogue
     }
+    if (found && !hit && h->use_cache) remember(h, &key, epi_bias, bias, op, la, lb, lc, m, n, k, ta, tb, ab, &res);
     if (!found) {
         sq_err("cuBLASLt: no algorithm for %s %dx%dx%d (%c%c)", bf16 ? "bf16" : "fp32", m, n, k, ta ? 'T' : 'N',
                tb ? 'T' : 'N');
@@ -116,6 +207,8 @@ extern "C" int cuda_blas_new(size_t workspace_bytes, sq_cu_blas **out) {
         return sq_err("cuBLASLt workspace (%zu bytes): %s", workspace_bytes, cudaGetErrorString(e));
     }
     h->ws_size = workspace_bytes;
+    const char *cache = getenv("SQ_LT_CACHE"); // 0: ask the heuristic on every call (for comparison)
+    h->use_cache = !(cache && !strcmp(cache, "0"));
     *out = h;
     return 0;
 }
