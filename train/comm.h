@@ -49,6 +49,15 @@ struct sq_comm {
     int (*wait)(sq_comm *c, int req);
     int (*wait_all)(sq_comm *c);
     void (*free)(sq_comm *c);
+    /* Optional (NULL: host memory, nothing to order; mpi): the stream (a
+     * cudaStream_t, sq_backend.stream) that writes and reads the device
+     * buffers handed to allreduce, reduce_scatter and allgather.  Each such
+     * call then starts after the work queued on that stream when it is made,
+     * and its wait (wait or wait_all) also makes that stream's later work
+     * start after it; unbound, both sides are the legacy default stream.  The
+     * host-buffer calls (bcast, allreduce_host, barrier) are synchronous and
+     * follow the default stream either way. */
+    int (*bind_stream)(sq_comm *c, void *stream);
 };
 
 /* Seconds a collective may take before the job is declared hung

@@ -1,14 +1,17 @@
 /* The nccl communication backend: NCCL collectives on device memory, on a
- * stream of their own ordered after the work already queued on the default
- * stream by an event, and waited for by polling the call's event and
- * ncclCommGetAsyncError against a deadline; on an error or a timeout the
+ * stream of their own ordered by an event after the work already queued on
+ * the stream that produces the buffers (bind_stream: the backend's compute
+ * stream; unbound, the legacy default stream), and waited for by polling the
+ * call's event and ncclCommGetAsyncError against a deadline (the bound
+ * stream then waits for the call's event too); on an error or a timeout the
  * communicator is aborted (ncclCommAbort), so no rank blocks for ever.  The
  * communicator is non-blocking (ncclConfig_t.blocking = 0) so that even its
  * creation has a deadline.  Uneven parts go through grouped ncclReduce /
  * ncclBroadcast calls; even ones through ncclReduceScatter / ncclAllGather.
  *
  * Not verified on a GPU yet: it compiles and links where nvcc and libnccl
- * exist (SQ_HAVE_NCCL), and the CPU tests exercise only the mpi backend. */
+ * exist (SQ_HAVE_NCCL), the CPU tests exercise only the mpi backend, and
+ * tests/gpu-dist.sh checks it at world size 1 on one GPU. */
 #include "comm.h"
 
 #include "sq/error.h"
@@ -28,7 +31,8 @@
 typedef struct {
     ncclComm_t comm;
     cudaStream_t stream;
-    cudaEvent_t ready;         /* recorded on the default stream before each call */
+    cudaStream_t follow;       /* bind_stream's (NULL: the legacy default stream) */
+    cudaEvent_t ready;         /* recorded on follow (or the default stream) before each call */
     cudaEvent_t done[SLOTS];
     bool busy[SLOTS];
     const char *what[SLOTS];
@@ -93,8 +97,9 @@ static int wait_slot(sq_comm *c, int i, double t0) {
         pause_poll(spins);
     }
     p->busy[i] = false;
-    /* Later work on the default stream reads what the call wrote. */
-    cudaError_t e = cudaStreamWaitEvent(0, p->done[i], 0);
+    /* Later work on the bound stream reads what the call wrote (the poll
+     * above already saw it end; this keeps the order on the device too). */
+    cudaError_t e = cudaStreamWaitEvent(p->follow, p->done[i], 0);
     return e == cudaSuccess ? 0 : cuda_fail(e, p->what[i]);
 }
 
@@ -120,14 +125,16 @@ static int nc_wait_all(sq_comm *c) {
 static void nc_progress(sq_comm *c) {}
 
 /* A free slot (with all taken, the calls in flight are waited for first),
- * with the stream ordered after the default stream's work. */
-static int begin(sq_comm *c, const char *what) {
+ * with the stream ordered after the work queued so far on the bound stream
+ * (device: a call on the backend's buffers) or on the default stream (the
+ * staging copies of a host buffer). */
+static int begin(sq_comm *c, const char *what, bool device) {
     nccl *p = c->impl;
     if (!p->comm) return sq_err("nccl: %s after the communicator was aborted", what);
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < SLOTS; i++) {
             if (p->busy[i]) continue;
-            cudaError_t e = cudaEventRecord(p->ready, 0);
+            cudaError_t e = cudaEventRecord(p->ready, device ? p->follow : 0);
             if (e == cudaSuccess) e = cudaStreamWaitEvent(p->stream, p->ready, 0);
             if (e != cudaSuccess) return cuda_fail(e, what);
             p->what[i] = what;
@@ -155,7 +162,7 @@ static int end(sq_comm *c, int i, ncclResult_t r, int *req) {
 
 static int nc_allreduce(sq_comm *c, float *buf, size_t n, int *req) {
     nccl *p = c->impl;
-    int i = begin(c, "all-reduce");
+    int i = begin(c, "all-reduce", true);
     if (i < 0) return -1;
     c->bytes += sq_comm_bytes_allreduce(c->world, 4.0 * (double)n);
     return end(c, i, ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, p->comm, p->stream), req);
@@ -169,7 +176,7 @@ static bool even(const sq_comm *c, const size_t *counts) {
 
 static int nc_reduce_scatter(sq_comm *c, const float *send, float *recv, const size_t *counts, int *req) {
     nccl *p = c->impl;
-    int i = begin(c, "reduce-scatter");
+    int i = begin(c, "reduce-scatter", true);
     if (i < 0) return -1;
     size_t total = 0;
     for (int r = 0; r < c->world; r++) total += counts[r];
@@ -192,7 +199,7 @@ static int nc_reduce_scatter(sq_comm *c, const float *send, float *recv, const s
 
 static int nc_allgather(sq_comm *c, float *buf, const size_t *counts, int *req) {
     nccl *p = c->impl;
-    int i = begin(c, "all-gather");
+    int i = begin(c, "all-gather", true);
     if (i < 0) return -1;
     size_t total = 0, mine = 0;
     for (int r = 0; r < c->world; r++) {
@@ -233,7 +240,7 @@ static int via_device(sq_comm *c, void *buf, size_t bytes, int root, ncclDataTyp
     if (staging(p, bytes)) return -1;
     cudaError_t e = cudaMemcpy(p->scratch, buf, bytes, cudaMemcpyHostToDevice);
     if (e != cudaSuccess) return cuda_fail(e, "staging");
-    int i = begin(c, root >= 0 ? "broadcast" : "all-reduce");
+    int i = begin(c, root >= 0 ? "broadcast" : "all-reduce", false);
     if (i < 0) return -1;
     c->bytes += root >= 0 ? (double)bytes : sq_comm_bytes_allreduce(c->world, (double)bytes);
     ncclResult_t r = root >= 0 ? ncclBroadcast(p->scratch, p->scratch, n, type, root, p->comm, p->stream)
@@ -255,6 +262,12 @@ static int nc_allreduce_host(sq_comm *c, double *buf, size_t n, bool max_op) {
 static int nc_barrier(sq_comm *c) {
     double x = 0;
     return nc_allreduce_host(c, &x, 1, false);
+}
+
+static int nc_bind_stream(sq_comm *c, void *stream) {
+    nccl *p = c->impl;
+    p->follow = (cudaStream_t)stream;
+    return 0;
 }
 
 static void nc_free(sq_comm *c) {
@@ -319,6 +332,7 @@ int sq_comm_nccl_open(const sq_launch *l, const char *rendezvous, sq_comm **out)
     c->wait = nc_wait;
     c->wait_all = nc_wait_all;
     c->free = nc_free;
+    c->bind_stream = nc_bind_stream;
     int ndev = 0;
     cudaError_t e = cudaGetDeviceCount(&ndev);
     if (e != cudaSuccess || ndev < 1) {

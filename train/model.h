@@ -173,6 +173,21 @@ struct sq_backend {
      * device memory on CUDA), which the nccl communication layer moves in
      * place (dist.h). */
     float *(*buffer)(sq_backend *be, int buf);
+    /* Optional (NULL: its work is finished when a call returns, as on the
+     * CPU): the CUDA stream (a cudaStream_t) the backend queues all its work
+     * on, in order.  The contract with the nccl layer (comm.h bind_stream):
+     * a collective on buffer() starts after the work queued on this stream
+     * when it is issued (so a grad hook may issue it as soon as the layer's
+     * kernels are queued, and a gather may follow an adamw still running),
+     * and the work queued after the layer's wait starts after it (so
+     * grad_sumsq, adamw and forward see what it wrote).  Between issue and
+     * wait the backend's queued work must not touch the range moved. */
+    void *(*stream)(sq_backend *be);
+    /* Optional (NULL: nothing derives from the parameters): parameters
+     * [begin, end) of buffer(SQ_BUF_PARAMS) were written in place (an
+     * all-gather, after its wait); the backend refreshes what it derives
+     * from them (the CUDA backend's bf16 shadow), queued on stream. */
+    int (*params_changed)(sq_backend *be, size_t begin, size_t end);
     /* Optional (NULL: the backend has no per-layer forward hook, and fsdp
      * gathers every layer before forward): forward calling hook before each
      * layer (hook NULL: forward itself). */
