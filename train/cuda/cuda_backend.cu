@@ -682,6 +682,29 @@ int cu_copy(cuda_be *c, int bufs, bool to_device) {
 int cu_pull(sq_backend *be, int bufs) { return cu_copy((cuda_be *)be->impl, bufs, false); }
 int cu_push(sq_backend *be, int bufs) { return cu_copy((cuda_be *)be->impl, bufs, true); }
 
+// The device buffers the nccl layer moves in place (model.h: buffer, stream
+// and params_changed are its contract with this backend).
+float *cu_buffer(sq_backend *be, int buf) {
+    cuda_be *c = (cuda_be *)be->impl;
+    return buf == SQ_BUF_PARAMS ? c->params : buf == SQ_BUF_GRADS ? c->grads : NULL;
+}
+
+void *cu_stream(sq_backend *be) { return ((cuda_be *)be->impl)->stream; }
+
+// An all-gather wrote fp32 parameters in place: the bf16 shadow the matmuls
+// read is converted again over that range (AdamW writes it only for the
+// range it updates).  The same rounding as AdamW's, so the bits agree.
+int cu_params_changed(sq_backend *be, size_t begin, size_t end) {
+    cuda_be *c = (cuda_be *)be->impl;
+    if (end > c->model->n_params || begin > end)
+        return sq_err("params_changed: range [%zu, %zu) outside the buffer", begin, end);
+    if (!c->p16 || begin == end) return 0;
+    int sp = span_begin(c);
+    cuda_to_bf16((sq_bf16 *)(c->p16 + begin), c->params + begin, end - begin, c->stream);
+    span_end(c, sp, "bf16 shadow", "copy", -1, 0, 6.0 * (double)(end - begin));
+    return launched("params_changed");
+}
+
 // Spans still pending go to the trace they were recorded for.
 int cu_set_trace(sq_backend *be, sq_trace *t) {
     cuda_be *c = (cuda_be *)be->impl;
@@ -914,6 +937,9 @@ extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend
     be->push = cu_push;
     be->free = cu_free;
     be->set_trace = cu_set_trace;
+    be->buffer = cu_buffer;
+    be->stream = cu_stream;
+    be->params_changed = cu_params_changed;
     *out = be;
     return 0;
 }
@@ -940,4 +966,14 @@ extern "C" int sq_cuda_sync(sq_backend *be) {
     cuda_be *c = (cuda_be *)be->impl;
     CU(cudaStreamSynchronize(c->stream), "device sync");
     return flush_spans(c);
+}
+
+extern "C" int sq_cuda_bind_device(int local_rank) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n < 1) {
+        cudaGetLastError(); // no GPU: the backend says so when it is created
+        return 0;
+    }
+    CU(cudaSetDevice(local_rank % n), "--device cuda: binding the rank's GPU");
+    return 0;
 }

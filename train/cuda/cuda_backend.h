@@ -37,6 +37,10 @@ typedef struct {
 int sq_cuda_get_info(sq_backend *be, sq_cuda_info *out) __attribute__((weak));
 /* Waits for all work the backend has queued. */
 int sq_cuda_sync(sq_backend *be) __attribute__((weak));
+/* Makes GPU local_rank % (device count) this process's device, before any
+ * backend or communicator exists (a rank's GPU under mpirun/srun); without
+ * a GPU it does nothing and the backend reports the missing device. */
+int sq_cuda_bind_device(int local_rank) __attribute__((weak));
 
 #ifdef __cplusplus
 }
