@@ -6,14 +6,18 @@
  * top of the buffer down and always join), and a reduce-scatter or
  * all-gather of [lo, hi) moves each rank's part of it.
  *
- * Buffers: the collectives work on the backend's own buffers when it hands
- * them out (sq_backend.buffer: device memory for nccl), else on the host
- * mirrors in sq_model; a backend with memory of its own but no buffer
- * accessor is staged: gradients and parameters are pulled to the host, moved
+ * Buffers: with nccl the collectives work in place on the backend's own
+ * buffers (sq_backend.buffer: device memory), ordered with its stream
+ * (model.h: stream; comm.h: bind_stream), and every all-gather is followed
+ * by the backend's params_changed (the CUDA backend's bf16 shadow); with mpi
+ * they work on the host mirrors in sq_model, and a backend with memory of
+ * its own is staged: gradients and parameters are pulled to the host, moved
  * there, and pushed back (no overlap with backward then). */
 #include "dist.h"
 
 #include "dist_internal.h"
+
+#include "cuda/cuda_backend.h"
 
 #include "sq/cli.h"
 #include "sq/error.h"
@@ -62,6 +66,9 @@ int sq_dist_open(const sq_dist_opts *o, const char *device, sq_dist **out) {
         sq_err("--comm nccl needs --device cuda (NCCL moves GPU memory); use --comm mpi on the CPU");
         goto fail;
     }
+    /* A rank's GPU by its local rank, for mpi as for nccl (which binds it
+     * again), before the backend allocates anything. */
+    if (!strcmp(device, "cuda") && sq_cuda_bind_device && sq_cuda_bind_device(d->launch.local_rank)) goto fail;
     int rc;
     if (d->strat == SQ_SINGLE) {
         /* One process moves nothing: no MPI or NCCL to start, even under
@@ -89,6 +96,10 @@ int sq_dist_barrier(sq_dist *d) { return d->comm->barrier(d->comm); }
 
 bool sq_dist_sharded(const sq_dist *d) { return d->strat >= SQ_ZERO1; }
 
+static void layer_range(const sq_dist *d, int layer, size_t *lo, size_t *hi) {
+    sq_model_layer_range(d->be->model, layer, lo, hi);
+}
+
 /* Parameters a rank does not own are NaN outside their gather windows in
  * fsdp (host buffers only), so that a read outside a window shows in the
  * result instead of silently using stale values. */
@@ -100,9 +111,33 @@ static void poison(sq_dist *d, size_t lo, size_t hi) {
     for (size_t i = b > lo ? b : lo; i < hi; i++) p[i] = NAN;
 }
 
+/* Parameters [lo, hi) of the backend's own buffer were gathered in place:
+ * what it derives from them (a bf16 shadow) is refreshed.  Host mirrors
+ * need nothing (a staged backend's push refreshes its copy). */
+static int changed(sq_dist *d, size_t lo, size_t hi) {
+    sq_backend *be = d->be;
+    return !d->host && be->params_changed ? be->params_changed(be, lo, hi) : 0;
+}
+
+/* With req the call is only started: prefetch/wait_prefetch refresh the
+ * range once it has arrived. */
 static int gather(sq_dist *d, size_t lo, size_t hi, int *req) {
     sq_comm_split(d->shard, d->launch.world, lo, hi, d->counts);
-    return d->comm->allgather(d->comm, d->P + lo, d->counts, req);
+    if (d->comm->allgather(d->comm, d->P + lo, d->counts, req)) return -1;
+    return req ? 0 : changed(d, lo, hi);
+}
+
+/* fsdp: a layer's gather started ahead of its use, and its wait. */
+static int prefetch(sq_dist *d, int layer) {
+    layer_range(d, layer, &d->pre_lo, &d->pre_hi);
+    return gather(d, d->pre_lo, d->pre_hi, &d->prefetch);
+}
+
+static int wait_prefetch(sq_dist *d) {
+    if (d->prefetch < 0) return 0;
+    int req = d->prefetch;
+    d->prefetch = -1;
+    return d->comm->wait(d->comm, req) || changed(d, d->pre_lo, d->pre_hi) ? -1 : 0;
 }
 
 static int scatter(sq_dist *d, size_t lo, size_t hi, int *req) {
@@ -121,10 +156,6 @@ static int flush(sq_dist *d) {
     int req; /* asynchronous: sq_dist_step waits for every call */
     if (d->strat == SQ_DDP) return d->comm->allreduce(d->comm, d->G + lo, hi - lo, &req);
     return scatter(d, lo, hi, &req);
-}
-
-static void layer_range(const sq_dist *d, int layer, size_t *lo, size_t *hi) {
-    sq_model_layer_range(d->be->model, layer, lo, hi);
 }
 
 static void on_ready(void *ctx, int layer, size_t lo, size_t hi) {
@@ -151,19 +182,52 @@ static void on_ready(void *ctx, int layer, size_t lo, size_t hi) {
          * for the next layer's (started one layer ago) and start the one
          * after. */
         poison(d, lo, hi);
-        if (d->prefetch >= 0) rc = d->comm->wait(d->comm, d->prefetch);
-        d->prefetch = -1;
-        if (!rc && layer - 2 >= -1) { /* backward order: L (head), L-1, ..., 0, -1 (embeddings) */
-            size_t a, b;
-            layer_range(d, layer - 2, &a, &b);
-            rc = gather(d, a, b, &d->prefetch);
-        }
+        rc = wait_prefetch(d);
+        if (!rc && layer - 2 >= -1) /* backward order: L (head), L-1, ..., 0, -1 (embeddings) */
+            rc = prefetch(d, layer - 2);
     }
     if (rc) {
         d->failed = true;
         snprintf(d->error, sizeof d->error, "%s", sq_errmsg());
     }
     d->comm->progress(d->comm);
+}
+
+/* Every rank starts from rank 0's parameters (as torch DDP does), so an
+ * --init read differently or a seed bug cannot split the replicas.  In the
+ * backend's own buffer, an all-gather in which rank 0 owns everything is
+ * that broadcast, without a host round trip. */
+static int from_rank0(sq_dist *d) {
+    sq_backend *be = d->be;
+    if (d->host) {
+        float *p = be->model->params;
+        if (be->pull(be, SQ_BUF_PARAMS) || d->comm->bcast(d->comm, p, d->n * sizeof *p, 0)) return -1;
+        return be->push(be, SQ_BUF_PARAMS);
+    }
+    memset(d->counts, 0, (size_t)d->launch.world * sizeof *d->counts);
+    d->counts[0] = d->n;
+    return d->comm->allgather(d->comm, d->P, d->counts, NULL) || changed(d, 0, d->n) ? -1 : 0;
+}
+
+/* nccl moves the backend's own (device) buffers in place, ordered with its
+ * stream (model.h: stream); mpi moves host memory: the host mirrors, staged
+ * for a backend with memory of its own. */
+static int pick_buffers(sq_dist *d) {
+    sq_backend *be = d->be;
+    bool nccl = !strcmp(d->comm->name, "nccl");
+    float *p = nccl && be->buffer ? be->buffer(be, SQ_BUF_PARAMS) : NULL;
+    float *g = nccl && be->buffer ? be->buffer(be, SQ_BUF_GRADS) : NULL;
+    if (!p || !g) {
+        if (nccl) return sq_err("--comm nccl: the %s backend does not hand out its buffers; use --comm mpi", be->name);
+        d->P = be->model->params, d->G = be->model->grads;
+        d->host = true;
+        d->staged = strcmp(be->name, "cpu") != 0;
+        return 0;
+    }
+    d->P = p, d->G = g;
+    d->host = p == be->model->params;
+    if (d->host || !be->stream || !d->comm->bind_stream) return 0;
+    return d->comm->bind_stream(d->comm, be->stream(be));
 }
 
 int sq_dist_attach(sq_dist *d, sq_backend *be, int micro_rows, int max_T, bool quiet) {
@@ -180,25 +244,10 @@ int sq_dist_attach(sq_dist *d, sq_backend *be, int micro_rows, int max_T, bool q
     if (!d->shard || !d->counts || !d->layer_s) return -1;
     d->quiet = quiet;
     for (int r = 0; r <= W; r++) d->shard[r] = (size_t)((unsigned __int128)d->n * (unsigned)r / (unsigned)W);
-    float *dev_p = be->buffer ? be->buffer(be, SQ_BUF_PARAMS) : NULL;
-    float *dev_g = be->buffer ? be->buffer(be, SQ_BUF_GRADS) : NULL;
-    if (dev_p && dev_g) {
-        d->P = dev_p, d->G = dev_g;
-        d->host = dev_p == m->params;
-    } else {
-        if (!strcmp(d->comm->name, "nccl"))
-            return sq_err("--comm nccl: the %s backend does not hand out its buffers; use --comm mpi", be->name);
-        d->P = m->params, d->G = m->grads;
-        d->host = true;
-        d->staged = strcmp(be->name, "cpu") != 0;
-    }
+    if (pick_buffers(d)) return -1;
     d->hook = (sq_grad_hook){on_ready, d};
     d->prefetch = -1;
-    /* Every rank starts from rank 0's parameters (as torch DDP does), so an
-     * --init read differently or a seed bug cannot split the replicas. */
-    if (be->pull(be, SQ_BUF_PARAMS) || d->comm->bcast(d->comm, m->params, d->n * sizeof(float), 0) ||
-        be->push(be, SQ_BUF_PARAMS))
-        return -1;
+    if (from_rank0(d)) return -1;
     poison(d, 0, d->n);
     sq_dist_mem_report(d, micro_rows, max_T, quiet);
     d->comm->bytes = d->comm->seconds = 0;
@@ -233,13 +282,8 @@ static int on_forward(void *ctx, int layer, size_t lo, size_t hi) {
         layer_range(d, layer - 1, &a, &b);
         poison(d, a, b);
     }
-    int rc = d->prefetch >= 0 ? d->comm->wait(d->comm, d->prefetch) : gather(d, lo, hi, NULL);
-    d->prefetch = -1;
-    if (!rc && layer < d->model_layers) {
-        size_t a, b;
-        layer_range(d, layer + 1, &a, &b);
-        rc = gather(d, a, b, &d->prefetch);
-    }
+    int rc = d->prefetch >= 0 ? wait_prefetch(d) : gather(d, lo, hi, NULL);
+    if (!rc && layer < d->model_layers) rc = prefetch(d, layer + 1);
     d->comm->progress(d->comm);
     return rc;
 }
@@ -265,8 +309,7 @@ int sq_dist_forward(sq_dist *d, const sq_batch *b, double *loss) {
     size_t lo, hi;
     layer_range(d, d->model_layers, &lo, &hi);
     if (gather(d, lo, hi, NULL)) return -1;
-    layer_range(d, d->model_layers - 1, &lo, &hi);
-    return gather(d, lo, hi, &d->prefetch);
+    return prefetch(d, d->model_layers - 1);
 }
 
 /* Staged backends: the final micro-step's gradients move on the host. */
@@ -294,10 +337,7 @@ int sq_dist_backward(sq_dist *d, const sq_batch *b, bool final) {
     if (!rc) rc = hook_error(d);
     if (!rc && final) rc = flush(d);
     if (!rc && final && d->strat == SQ_ZERO1) rc = scatter(d, 0, d->n, NULL);
-    if (!rc && d->prefetch >= 0) {
-        rc = d->comm->wait(d->comm, d->prefetch);
-        d->prefetch = -1;
-    }
+    if (!rc) rc = wait_prefetch(d);
     return rc;
 }
 

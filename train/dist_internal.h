@@ -26,6 +26,7 @@ struct sq_dist {
     bool final;               /* this backward is the step's last micro-batch */
     size_t pend_lo, pend_hi;  /* the bucket being filled */
     int prefetch;             /* fsdp: the gather in flight, -1 when none */
+    size_t pre_lo, pre_hi;    /* its range, refreshed in the backend when it arrives */
     bool failed;              /* the hook cannot return errors: it keeps the first */
     char error[512];
     bool quiet;

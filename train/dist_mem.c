@@ -65,10 +65,13 @@ void sq_dist_mem_report(const sq_dist *d, int micro_rows, int max_T, bool quiet)
             "(%.1f MiB); its part of the flat buffer shard=%.0f of %.0f, window=%.0f", r, W,
             sq_strategy_name(d->strat), h.params, h.grads, h.optimizer, h.activations, total(h), total(h) / 1048576,
             shard, P, window);
-    if (d->host && sq_dist_sharded(d))
+    /* The CUDA backend too (device buffers as the host mirrors); only host
+     * buffers the backend reads itself are poisoned (dist.c poison). */
+    if (sq_dist_sharded(d))
         sq_info("memory: rank %d: the %s backend still allocates params=%.0f grads=%.0f optimizer=%.0f bytes; it "
                 "never touches the moments outside its shard%s", r, d->be->name, P, P, 2 * P,
-                d->strat == SQ_FSDP ? " and keeps the parameters outside the gather windows NaN" : "");
+                d->strat == SQ_FSDP && d->host && !d->staged ? " and keeps the parameters outside the gather windows NaN"
+                                                             : "");
     if (r == 0) {
         char line[512];
         int k = snprintf(line, sizeof line, "memory: per rank at world %d:", W);
