@@ -10,7 +10,10 @@
 #   4. 300 steps of bf16 training on SQuAD follow the fp32 loss curve within 2%
 #   5. sq-train --profile: gpu spans inside their steps, the summary's gpu rows,
 #      mfu and gpu_mem_gib in metrics.jsonl
-# SQ_GPU_QUICK=1 leaves out 4 (the longest).
+#   6. distributed sq-train on this GPU (tests/gpu-dist.sh): nccl at world 1
+#      equal to single, 2 ranks over mpi, checkpoints, rendezvous, and the
+#      BERT-base ddp overhead
+# SQ_GPU_QUICK=1 leaves out 4 (the longest) and 6's BERT-base runs.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -166,6 +169,10 @@ print("mfu", [l.get("mfu") for l in m])
 PY
 }
 run profile profile_check
+
+# 6. distributed training (its own PASS/FAIL lines, repeated here)
+run gpu-dist env SQ_GPU_OUT="$OUT/dist" tests/gpu-dist.sh
+grep -E '^(PASS|FAIL|SKIP) ' "$OUT/gpu-dist.log" | sed 's/^/    /'
 
 echo "$pass passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
