@@ -68,12 +68,12 @@ lt_entry *lookup(sq_cu_blas *h, const lt_key *key) {
 }
 
 // Caches an algorithm for the key's bucket: the heuristic is asked again for
-// the bucket's largest n, so the algorithm suits every n of the bucket; the
-// call's own choice `res` is kept for this call either way.
-void remember(sq_cu_blas *h, const lt_key *key, int epi_bias, const float *bias, cublasLtMatmulDesc_t op,
+// the bucket's largest n, so the algorithm suits every n of the bucket (the
+// call's own choice `res` when n is that largest n).  NULL: nothing cached.
+lt_entry *remember(sq_cu_blas *h, const lt_key *key, int epi_bias, const float *bias, cublasLtMatmulDesc_t op,
               cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t lc, int m, int n, int k,
               bool ta, bool tb, cudaDataType_t ab, const cublasLtMatmulHeuristicResult_t *res) {
-    if (h->n_cached >= LT_CACHE) return;
+    if (h->n_cached >= LT_CACHE) return NULL;
     lt_entry *e = &h->cache[h->n_cached];
     e->key = *key;
     e->epi_used = epi_bias;
@@ -102,10 +102,10 @@ void remember(sq_cu_blas *h, const lt_key *key, int epi_bias, const float *bias,
         if (pref) cublasLtMatmulPreferenceDestroy(pref);
         if (lc2) cublasLtMatrixLayoutDestroy(lc2);
         if (lb2) cublasLtMatrixLayoutDestroy(lb2);
-        if (!ok) return; // not cached: the next call asks the heuristic again
+        if (!ok) return NULL; // not cached: the next call asks the heuristic again
     }
     (void)bias;
-    h->n_cached++;
+    return &h->cache[h->n_cached++];
 }
 
 // D[m, n] (column-major, ld ldd) = op(A) op(B) + beta D (+ bias[m]).
@@ -167,7 +167,20 @@ int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, boo
         if (!found && !epi_bias) break;
         if (!found) epi_bias = false; // retry without the epilogue
     }
-    if (found && !hit && h->use_cache) remember(h, &key, epi_bias, bias, op, la, lb, lc, m, n, k, ta, tb, ab, &res);
+    // A new bucket: its algorithm, when it suits this call too, is used at
+    // once, so that the algorithm (and so the rounding) is a function of the
+    // call's shape alone, not of the shapes a process met before (a resumed
+    // run must compute what the uninterrupted one did).
+    if (found && !hit && h->use_cache && (hit = remember(h, &key, epi_bias, bias, op, la, lb, lc, m, n, k, ta, tb, ab,
+                                                         &res)) != NULL) {
+        cublasLtMatmulHeuristicResult_t chk;
+        if (set_epilogue(op, hit->epi_used, bias) == CUBLAS_STATUS_SUCCESS &&
+            cublasLtMatmulAlgoCheck(h->lt, op, la, lb, lc, lc, &hit->algo, &chk) == CUBLAS_STATUS_SUCCESS &&
+            chk.workspaceSize <= h->ws_size)
+            res.algo = hit->algo;
+        else
+            LT(set_epilogue(op, epi_bias, bias)); // the heuristic's own choice, as found
+    }
     if (!found) {
         sq_err("cuBLASLt: no algorithm for %s %dx%dx%d (%c%c)", bf16 ? "bf16" : "fp32", m, n, k, ta ? 'T' : 'N',
                tb ? 'T' : 'N');
