@@ -22,17 +22,12 @@
 #      the backend's device buffers, the stream contract and the bf16 shadow
 #      refresh after each all-gather (zero*, fsdp).
 #   2. sharded and whole checkpoints written from device memory resume to the
-#      uninterrupted run's model, bit for bit (nccl, world 1; SQ_LT_CACHE=0,
-#      see below).
+#      uninterrupted run's model, bit for bit (nccl, world 1).
 #   3. mpi, 2 ranks sharing the GPU (mpirun -np 2 --comm mpi: staged through
 #      host memory), bf16 and fp32: ddp, zero1, zero2, fsdp within 1e-5
 #      relative of one process running the same micro-batches (--grad-accum
 #      2); fp32 ddp also against the plain single run; an fsdp checkpoint
-#      resumed on 2 ranks.  These runs and their references set
-#      SQ_LT_CACHE=0: cuBLASLt's algorithm then depends on the call's shape
-#      alone, while the cache per shape bucket remembers the first shape of
-#      each bucket a process met, which differs between one process and a
-#      rank (or a resumed run), and bf16 would round what differs.
+#      resumed on 2 ranks.
 #   4. --rendezvous: world 1 by SQ_RANK/SQ_WORLD_SIZE (the file is not needed
 #      at world 1); world 2 by hand on the one GPU: rank 0 writes the file,
 #      rank 1 reads it, and NCCL then refuses two ranks on one GPU -- both
@@ -154,7 +149,6 @@ references() {
     one "$OUT/single-$p" --strategy single --precision "$p" || return 1
     one "$OUT/single-acc2-$p" --strategy single --precision "$p" --grad-accum 2 || return 1
     one "$OUT/single-again-$p" --strategy single --precision "$p" || return 1
-    SQ_LT_CACHE=0 one "$OUT/single-acc2-nocache-$p" --strategy single --precision "$p" --grad-accum 2 || return 1
     # the backend is deterministic (no atomics), which the bitwise checks need
     local r st
     r=$(compare "$(model "single-again-$p")" "$(model "single-$p")" bitwise)
@@ -183,7 +177,6 @@ for s in ddp zero2 fsdp; do check "nccl1-$s-bf16-acc2" nccl1 "$s" bf16 acc2; don
 # ---- 2. checkpoints from device memory resume exactly (nccl, world 1)
 resume_nccl() { # STRATEGY
     local s=$1 run=$OUT/resume-nccl1-$1
-    export SQ_LT_CACHE=0 # a resumed process has met fewer shapes
     one "$run" --strategy "$s" --comm nccl --checkpoint-every 2 || return 1
     [ -d "$run/checkpoints/step-00000004" ] || { echo "no checkpoint at step 4"; return 1; }
     case $s in
@@ -202,26 +195,23 @@ for s in ddp zero2 fsdp; do check "resume-nccl1-$s" resume_nccl "$s"; done
 # ---- 3. two ranks share the GPU through the mpi backend (staged)
 mpi2() { # STRATEGY PRECISION
     local s=$1 p=$2 name=mpi2-$1-$2
-    export SQ_LT_CACHE=0
     ranks 2 "$OUT/$name" --strategy "$s" --comm mpi --precision "$p" || return 1
     grep -q "memory: rank 1/2 $s holds" "$OUT/$name.log" || { echo "no memory line of rank 1"; return 1; }
     # each rank runs one of the micro-batches single --grad-accum 2 runs
     # (same shapes, so cuBLASLt's choices and bf16 roundings agree): only the
     # order of the gradient sums differs
-    compare "$(model "$name")" "$(model "single-acc2-nocache-$p")" 1e-5
+    compare "$(model "$name")" "$(model "single-acc2-$p")" 1e-5
 }
 mpi2_plain() { # the CPU tests' comparison: against single without accumulation
     compare "$(model mpi2-ddp-fp32)" "$(model single-fp32)" 1e-5
 }
 mpi2_acc() { # zero2 and --grad-accum 2 on 2 ranks: micro-batches of 2 rows, as single --grad-accum 4
-    export SQ_LT_CACHE=0
     one "$OUT/single-acc4-bf16" --strategy single --grad-accum 4 || return 1
     ranks 2 "$OUT/mpi2-zero2-acc2" --strategy zero2 --comm mpi --grad-accum 2 --bucket-mb 0.5 || return 1
     compare "$(model mpi2-zero2-acc2)" "$(model single-acc4-bf16)" 1e-5
 }
 mpi2_resume() { # fsdp on 2 ranks: checkpoint (each rank pulls its shard), resume
     local run=$OUT/resume-mpi2-fsdp
-    export SQ_LT_CACHE=0
     ranks 2 "$run" --strategy fsdp --comm mpi --checkpoint-every 2 || return 1
     [ -f "$run/checkpoints/step-00000004/shard-00001.safetensors" ] || { echo "no shard of rank 1"; return 1; }
     mv "$run/model.safetensors" "$run.whole.safetensors"
@@ -261,7 +251,6 @@ refused() {
 }
 rdv2() {
     local rdv=$OUT/rdv-2 pids=() rc=() r
-    export SQ_LT_CACHE=0
     rm -f "$rdv"
     for r in 0 1; do
         rm -rf "$OUT/rdv2-$r"
@@ -274,7 +263,7 @@ rdv2() {
     echo "exit statuses: rank 0 ${rc[0]}, rank 1 ${rc[1]}"
     if grep -q "did not write it within" "$OUT/rdv2-1.log"; then echo "rank 1 never read the file"; return 1; fi
     if [ "${rc[0]}" = 0 ] && [ "${rc[1]}" = 0 ]; then # this NCCL accepts two ranks on one GPU
-        echo "NCCL accepted 2 ranks on one GPU: $(compare "$(model rdv2-0)" "$(model single-acc2-nocache-bf16)" 1e-5)"
+        echo "NCCL accepted 2 ranks on one GPU: $(compare "$(model rdv2-0)" "$(model single-acc2-bf16)" 1e-5)"
         return
     fi
     [ "${rc[0]}" != 124 ] && [ "${rc[1]}" != 124 ] || { echo "a rank hung (killed by timeout)"; return 1; }
@@ -284,11 +273,10 @@ rdv2() {
 }
 nccl2_refused() {
     local rc=0
-    export SQ_LT_CACHE=0
     SQ_COMM_TIMEOUT=60 timeout 300 mpirun --allow-run-as-root --oversubscribe -np 2 "$BIN/sq-train" --device cuda \
         --data "$FEAT" --config "$CFG" -o "$OUT/nccl2" "${SMALL[@]}" --strategy ddp --comm nccl >"$OUT/nccl2.log" 2>&1 ||
         rc=$?
-    [ "$rc" != 0 ] || { echo "NCCL accepted 2 ranks on one GPU: $(compare "$(model nccl2)" "$(model single-acc2-nocache-bf16)" 1e-5)"; return; }
+    [ "$rc" != 0 ] || { echo "NCCL accepted 2 ranks on one GPU: $(compare "$(model nccl2)" "$(model single-acc2-bf16)" 1e-5)"; return; }
     [ "$rc" != 124 ] || { echo "mpirun hung (killed by timeout)"; return 1; }
     refused "$OUT/nccl2.log" && echo "exit $rc: refused cleanly: $(grep -m1 -o 'sq-train: error: .*' "$OUT/nccl2.log")"
 }
