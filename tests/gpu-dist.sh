@@ -206,9 +206,16 @@ mpi2_plain() { # the CPU tests' comparison: against single without accumulation
     compare "$(model mpi2-ddp-fp32)" "$(model single-fp32)" 1e-5
 }
 mpi2_acc() { # zero2 and --grad-accum 2 on 2 ranks: micro-batches of 2 rows, as single --grad-accum 4
-    one "$OUT/single-acc4-bf16" --strategy single --grad-accum 4 || return 1
-    ranks 2 "$OUT/mpi2-zero2-acc2" --strategy zero2 --comm mpi --grad-accum 2 --bucket-mb 0.5 || return 1
-    compare "$(model mpi2-zero2-acc2)" "$(model single-acc4-bf16)" 1e-5
+    # fp32: the ranks sum 4 micro-batch gradients in another order than one
+    # process, (g0 + g2) + (g1 + g3) against ((g0 + g1) + g2) + g3; in bf16 the
+    # query biases' gradients are small sums of large terms (softmax rows sum to
+    # about zero), the reordering moves them by a few ulps of the terms, and
+    # AdamW at lr 1e-3 turns that into 1e-2 relative (seen on an H100).  The
+    # schedule under test is the same in both precisions.
+    one "$OUT/single-acc4-fp32" --strategy single --grad-accum 4 --precision fp32 || return 1
+    ranks 2 "$OUT/mpi2-zero2-acc2" --strategy zero2 --comm mpi --grad-accum 2 --bucket-mb 0.5 --precision fp32 ||
+        return 1
+    compare "$(model mpi2-zero2-acc2)" "$(model single-acc4-fp32)" 1e-5
 }
 mpi2_resume() { # fsdp on 2 ranks: checkpoint (each rank pulls its shard), resume
     local run=$OUT/resume-mpi2-fsdp
@@ -229,7 +236,7 @@ else
         for s in ddp zero1 zero2 fsdp; do check "mpi2-$s-$p" mpi2 "$s" "$p"; done
     done
     check mpi2-ddp-fp32-vs-single mpi2_plain
-    check mpi2-zero2-bf16-acc2 mpi2_acc
+    check mpi2-zero2-fp32-acc2 mpi2_acc
     check resume-mpi2-fsdp mpi2_resume
 fi
 
