@@ -10,10 +10,12 @@
 #   4. 300 steps of bf16 training on SQuAD follow the fp32 loss curve within 2%
 #   5. sq-train --profile: gpu spans inside their steps, the summary's gpu rows,
 #      mfu and gpu_mem_gib in metrics.jsonl
-#   6. distributed sq-train on this GPU (tests/gpu-dist.sh): nccl at world 1
+#   6. the shape warm-up before the first step changes no bit of training and
+#      leaves bench's timed steps no new shape
+#   7. distributed sq-train on this GPU (tests/gpu-dist.sh): nccl at world 1
 #      equal to single, 2 ranks over mpi, checkpoints, rendezvous, and the
 #      BERT-base ddp overhead
-# SQ_GPU_QUICK=1 leaves out 4 (the longest) and 6's BERT-base runs.
+# SQ_GPU_QUICK=1 leaves out 4 (the longest) and 7's BERT-base runs.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -170,7 +172,32 @@ PY
 }
 run profile profile_check
 
-# 6. distributed training (its own PASS/FAIL lines, repeated here)
+# 6. shape warm-up (sq_backend_warm): the cuBLASLt algorithm of every bucket
+# chosen before the first step changes no bit of training, and leaves no
+# shape for the timed steps of bench to meet (no heuristic query)
+warm_check() {
+    local d=$OUT/warm feat=$OUT/xquad-features cfg=$ROOT/data/sample/bert-small-config.json
+    rm -rf "$d" && mkdir -p "$d"
+    [ -d "$feat" ] || return 1 # packed by section 5
+    "$BIN/sq-train" --device cuda --config "$cfg" --data "$feat" --max-steps 20 --batch-size 16 --seed 3 \
+        -o "$d/warm" 2>"$d/warm.err" || { cat "$d/warm.err"; return 1; }
+    grep -E 'met [0-9]+ batch shapes' "$d/warm.err" || { echo "no warm-up line"; cat "$d/warm.err"; return 1; }
+    SQ_WARM_SHAPES=0 "$BIN/sq-train" --device cuda --config "$cfg" --data "$feat" --max-steps 20 --batch-size 16 \
+        --seed 3 -q -o "$d/cold" || return 1
+    cmp "$d/warm/model.safetensors" "$d/cold/model.safetensors" || { echo "parameters differ"; return 1; }
+    "$BIN/sq-train" bench --device cuda --config "$cfg" --data "$feat" --batch-size 16 --steps 30 >"$d/bench-warm.json" || return 1
+    SQ_WARM_SHAPES=0 "$BIN/sq-train" bench --device cuda --config "$cfg" --data "$feat" --batch-size 16 --steps 30 \
+        >"$d/bench-cold.json" || return 1
+    cat "$d/bench-warm.json" "$d/bench-cold.json"
+    python3 - "$d/bench-warm.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["warm_shapes"] > 0 and j["heuristic_queries"] == 0, j
+PY
+}
+run warm-shapes warm_check
+
+# 7. distributed training (its own PASS/FAIL lines, repeated here)
 run gpu-dist env SQ_GPU_OUT="$OUT/dist" tests/gpu-dist.sh
 grep -E '^(PASS|FAIL|SKIP) ' "$OUT/gpu-dist.log" | sed 's/^/    /'
 

@@ -47,6 +47,17 @@ typedef struct {
     bool padded;
 } bench_opts;
 
+typedef struct {
+    long step; /* timed step, 0-based */
+    double s, tokens;
+    long queries;
+} step_rec;
+
+static int cmp_slower(const void *a, const void *b) {
+    double x = ((const step_rec *)a)->s, y = ((const step_rec *)b)->s;
+    return x > y ? -1 : x < y;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -155,8 +166,17 @@ int sq_cmd_bench(int argc, char **argv) {
     opt.warmup_steps = 0;
     bool cuda = !strcmp(o.device, "cuda");
 
-    double *step_s = sq_malloc((size_t)o.steps * sizeof *step_s);
-    if (!step_s) sq_die_lib();
+    /* Shapes first met inside the timed steps would time the backend's
+     * per-shape choices, not training (SQ_WARM_SHAPES=0 shows them). */
+    int warm_shapes;
+    double t_warm = sq_now();
+    if (sq_backend_warm(be, B, T, &warm_shapes) || (cuda && sq_cuda_sync && sq_cuda_sync(be))) sq_die_lib();
+    t_warm = sq_now() - t_warm;
+
+    step_rec *rec = sq_malloc((size_t)o.steps * sizeof *rec);
+    double *step_s = sq_malloc((size_t)o.steps * sizeof *step_s), *step_tok = sq_malloc((size_t)o.steps * sizeof *step_tok);
+    if (!rec || !step_s || !step_tok) sq_die_lib();
+    long queries = 0;
     double samples = 0, tokens = 0, flops = 0, t_all = 0;
     for (long s = 0; s < total; s++) {
         const sq_batch *b = &syn;
@@ -167,6 +187,7 @@ int sq_cmd_bench(int argc, char **argv) {
         } else {
             synthetic_batch(&syn, &cfg, B, T, (uint64_t)o.seed, s);
         }
+        long q0 = cuda && sq_cuda_heuristic_queries ? sq_cuda_heuristic_queries(be) : 0;
         double t0 = sq_now(), loss, lr, gn;
         if (be->zero_grads(be) || be->forward(be, b, true, &loss) || be->backward(be, b, NULL) ||
             sq_optimizer_step(be, &opt, s, &lr, &gn))
@@ -174,16 +195,26 @@ int sq_cmd_bench(int argc, char **argv) {
         if (cuda && sq_cuda_sync && sq_cuda_sync(be)) sq_die_lib();
         double dt = sq_now() - t0;
         if (s < o.warmup) continue;
-        step_s[s - o.warmup] = dt;
+        long q = (cuda && sq_cuda_heuristic_queries ? sq_cuda_heuristic_queries(be) : 0) - q0;
+        double real = 0;
         t_all += dt;
         samples += b->B;
         for (int r = 0; r < b->B; r++) {
-            tokens += b->len[r];
+            real += b->len[r];
             flops += sq_model_row_flops(&cfg, b->len[r]);
         }
+        tokens += real;
+        queries += q;
+        /* the tokens the step computed: the CPU and --padded compute B x T */
+        double computed = cuda && !o.padded ? real : (double)b->B * b->T;
+        rec[s - o.warmup] = (step_rec){s - o.warmup, dt, computed, q};
+        step_s[s - o.warmup] = dt;
+        step_tok[s - o.warmup] = computed;
     }
 
     qsort(step_s, (size_t)o.steps, sizeof *step_s, cmp_double);
+    qsort(step_tok, (size_t)o.steps, sizeof *step_tok, cmp_double);
+    qsort(rec, (size_t)o.steps, sizeof *rec, cmp_slower);
     double median = step_s[o.steps / 2], slowest = step_s[o.steps - 1], tflops = flops / t_all / 1e12;
     json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "device",
                           o.device, "precision", cuda ? (o.precision ? o.precision : "bf16") : "fp32", "config",
@@ -194,6 +225,18 @@ int sq_cmd_bench(int argc, char **argv) {
                           slowest / median);
     if (!j) sq_die("cannot build the result");
     if (n_features) json_object_set_new(j, "epoch_s", json_real((double)n_features / (samples / t_all)));
+    /* what explains a slow step: more tokens than the median's, or shapes
+     * met for the first time (cuBLASLt heuristic queries) */
+    json_object_set_new(j, "tokens_max_over_median", json_real(step_tok[o.steps - 1] / step_tok[o.steps / 2]));
+    json_t *slow = json_array();
+    for (long i = 0; i < o.steps && i < 3; i++)
+        json_array_append_new(slow, json_pack("{s:I, s:f, s:I, s:I}", "step", (json_int_t)rec[i].step, "ms",
+                                              rec[i].s * 1e3, "tokens", (json_int_t)rec[i].tokens, "new_shapes",
+                                              (json_int_t)rec[i].queries));
+    json_object_set_new(j, "slowest_steps", slow);
+    json_object_set_new(j, "warm_shapes", json_integer(warm_shapes));
+    json_object_set_new(j, "warm_s", json_real(t_warm));
+    json_object_set_new(j, "heuristic_queries", json_integer(queries));
     if (cuda && sq_cuda_get_info) {
         sq_cuda_info info;
         if (sq_cuda_get_info(be, &info)) sq_die_lib();
@@ -219,6 +262,8 @@ int sq_cmd_bench(int argc, char **argv) {
     }
     free(line);
     free(step_s);
+    free(step_tok);
+    free(rec);
     if (!o.data) sq_batch_free(&syn);
     sq_loader_close(ld);
     be->free(be);

@@ -197,6 +197,12 @@ struct sq_backend {
      * track "gpu", while the trace records; NULL detaches it (call that
      * before sq_trace_close). */
     int (*set_trace)(sq_backend *be, struct sq_trace *t);
+    /* 0: what the backend runs depends on a batch's shape only through its
+     * sizes.  Otherwise the token-count granularity of choices it makes per
+     * shape on first meeting it (the CUDA backend's cuBLASLt algorithms, and
+     * the kernels they pick, loaded lazily by the driver), which
+     * sq_backend_warm (backend.h) settles before the first step. */
+    int shape_bucket;
 };
 
 /* The CPU reference backend (OpenBLAS + OpenMP), activations sized for

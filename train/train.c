@@ -336,6 +336,12 @@ int sq_cmd_train(int argc, char **argv) {
     sq_backend *be;
     if (sq_backend_open(o.device, m, max_B, max_T, &be)) sq_die_lib();
     if (be->push(be, SQ_BUF_PARAMS | SQ_BUF_MOMENTS)) sq_die_lib();
+    if (step0 < total) {
+        double t0 = sq_now();
+        int shapes;
+        if (sq_backend_warm(be, max_B, max_T, &shapes)) sq_die_lib();
+        if (shapes) sq_info("met %d batch shapes in %.1f s before the first step", shapes, sq_now() - t0);
+    }
     if (sq_dist_attach(dist, be, max_B, max_T, o.quiet)) sq_die_lib();
     sq_loader *ld = NULL;
     if (step0 < total && sq_loader_open(&lc, &ld)) sq_die_lib();

@@ -11,7 +11,8 @@ tr=("$SQ_BIN/sq-train" bench --config "$T/cfg.json" --threads 2)
     || fail "bench --synthetic"
 [ "$(wc -l <"$T/out")" = 1 ] || fail "bench printed $(wc -l <"$T/out") lines"
 cmp -s "$T/out" "$T/b.json" || fail "-o differs from stdout"
-for k in samples_per_s real_tokens_per_s model_tflops mfu peak_mem_gib step_ms_median step_max_over_median; do
+for k in samples_per_s real_tokens_per_s model_tflops mfu peak_mem_gib step_ms_median step_max_over_median \
+    tokens_max_over_median slowest_steps warm_shapes warm_s heuristic_queries; do
     grep -q "\"$k\":" "$T/out" || fail "no $k in $(cat "$T/out")"
 done
 # 3 full rows of 48 tokens a step
@@ -20,6 +21,18 @@ sps=$(sed -n 's/.*"samples_per_s":\([0-9.e+-]*\).*/\1/p' "$T/out")
 tps=$(sed -n 's/.*"real_tokens_per_s":\([0-9.e+-]*\).*/\1/p' "$T/out")
 awk -v s="$sps" -v t="$tps" 'BEGIN { r = t / s; exit !(s > 0 && r > 47.99 && r < 48.01) }' \
     || fail "tokens/s $tps is not 48 x samples/s $sps"
+
+# the CPU backend has no per-shape choices to warm; the 2 timed steps are the slowest, slowest first
+python3 - "$T/out" <<'PY' || fail "slowest_steps/warm fields: $(cat "$T/out")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["warm_shapes"] == 0 and j["heuristic_queries"] == 0, j
+s = j["slowest_steps"]
+assert [x["step"] for x in s] in ([0, 1], [1, 0]) and s[0]["ms"] >= s[1]["ms"], s
+assert all(x["tokens"] == 3 * 48 and x["new_shapes"] == 0 for x in s), s
+assert abs(s[0]["ms"] - j["step_ms_max"]) < 1e-6 * s[0]["ms"] + 1e-9, j
+assert j["tokens_max_over_median"] == 1, j
+PY
 
 synthetic_features feat 12 5
 "${tr[@]}" --data "$T/feat" --batch-size 4 --steps 2 --warmup-steps 0 >"$T/out2" || fail "bench --data"

@@ -940,6 +940,7 @@ extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend
     be->buffer = cu_buffer;
     be->stream = cu_stream;
     be->params_changed = cu_params_changed;
+    be->shape_bucket = cuda_blas_bucket(c->blas);
     *out = be;
     return 0;
 }
@@ -961,6 +962,8 @@ extern "C" int sq_cuda_get_info(sq_backend *be, sq_cuda_info *out) {
     out->device_bytes_total = tot;
     return 0;
 }
+
+extern "C" long sq_cuda_heuristic_queries(sq_backend *be) { return cuda_blas_queries(((cuda_be *)be->impl)->blas); }
 
 extern "C" int sq_cuda_sync(sq_backend *be) {
     cuda_be *c = (cuda_be *)be->impl;

@@ -35,6 +35,9 @@ typedef struct {
 
 /* Facts about the device of a backend created by sq_backend_cuda_new. */
 int sq_cuda_get_info(sq_backend *be, sq_cuda_info *out) __attribute__((weak));
+/* cuBLASLt heuristic queries the backend has made: each is a matmul shape
+ * (bucket) met for the first time, which costs that step host time. */
+long sq_cuda_heuristic_queries(sq_backend *be) __attribute__((weak));
 /* Waits for all work the backend has queued. */
 int sq_cuda_sync(sq_backend *be) __attribute__((weak));
 /* Makes GPU local_rank % (device count) this process's device, before any

@@ -149,6 +149,10 @@ typedef struct sq_cu_blas sq_cu_blas;
 /* workspace_bytes of device memory are allocated here, once. */
 int cuda_blas_new(size_t workspace_bytes, sq_cu_blas **out);
 void cuda_blas_free(sq_cu_blas *h);
+// Tokens per algorithm-cache bucket (0: SQ_LT_CACHE=0, no cache).
+int cuda_blas_bucket(const sq_cu_blas *h);
+// cuBLASLt heuristic queries made so far (each is a shape met for the first time).
+long cuda_blas_queries(const sq_cu_blas *h);
 /* out[N, OC] = in[N, C] @ w[OC, C]^T + b (b may be NULL) */
 int cuda_matmul_forward(sq_cu_blas *h, float *out, sq_cu_act in, sq_cu_act w, const float *b, int N, int C, int OC,
                         int bf16, cudaStream_t s);

@@ -40,6 +40,7 @@ struct sq_cu_blas {
     lt_entry cache[LT_CACHE];
     int n_cached;
     bool use_cache;
+    long queries; // heuristic queries so far: a step that makes any met a new shape
 };
 
 namespace {
@@ -84,6 +85,7 @@ lt_entry *remember(sq_cu_blas *h, const lt_key *key, int epi_bias, const float *
         cublasLtMatmulHeuristicResult_t r2;
         int found = 0;
         uint32_t al[3] = {key->al_a, key->al_b, key->al_d};
+        h->queries++;
         bool ok = cublasLtMatrixLayoutCreate(&lb2, ab, tb ? key->nb : k, tb ? k : key->nb, key->ldb) == 0 &&
                   cublasLtMatrixLayoutCreate(&lc2, CUDA_R_32F, m, key->nb, key->ldd) == 0 &&
                   cublasLtMatmulPreferenceCreate(&pref) == 0 &&
@@ -162,6 +164,7 @@ int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, boo
             LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
             LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
         }
+        h->queries++;
         st = cublasLtMatmulAlgoGetHeuristic(h->lt, op, la, lb, lc, lc, pref, 1, &res, &found);
         if (st != CUBLAS_STATUS_SUCCESS) found = 0;
         if (!found && !epi_bias) break;
@@ -225,6 +228,10 @@ extern "C" int cuda_blas_new(size_t workspace_bytes, sq_cu_blas **out) {
     *out = h;
     return 0;
 }
+
+extern "C" int cuda_blas_bucket(const sq_cu_blas *h) { return h->use_cache ? LT_BUCKET : 0; }
+
+extern "C" long cuda_blas_queries(const sq_cu_blas *h) { return h->queries; }
 
 extern "C" void cuda_blas_free(sq_cu_blas *h) {
     if (!h) return;
