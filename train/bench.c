@@ -174,8 +174,9 @@ int sq_cmd_bench(int argc, char **argv) {
     t_warm = sq_now() - t_warm;
 
     step_rec *rec = sq_malloc((size_t)o.steps * sizeof *rec);
-    double *step_s = sq_malloc((size_t)o.steps * sizeof *step_s), *step_tok = sq_malloc((size_t)o.steps * sizeof *step_tok);
-    if (!rec || !step_s || !step_tok) sq_die_lib();
+    double *step_s = sq_malloc((size_t)o.steps * sizeof *step_s), *step_tok = sq_malloc((size_t)o.steps * sizeof *step_tok),
+           *step_work = sq_malloc((size_t)o.steps * sizeof *step_work);
+    if (!rec || !step_s || !step_tok || !step_work) sq_die_lib();
     long queries = 0;
     double samples = 0, tokens = 0, flops = 0, t_all = 0;
     for (long s = 0; s < total; s++) {
@@ -196,24 +197,27 @@ int sq_cmd_bench(int argc, char **argv) {
         double dt = sq_now() - t0;
         if (s < o.warmup) continue;
         long q = (cuda && sq_cuda_heuristic_queries ? sq_cuda_heuristic_queries(be) : 0) - q0;
-        double real = 0;
+        double real = 0, work = 0;
+        bool full = !cuda || o.padded; /* the CPU and --padded compute B x T */
         t_all += dt;
         samples += b->B;
         for (int r = 0; r < b->B; r++) {
             real += b->len[r];
             flops += sq_model_row_flops(&cfg, b->len[r]);
+            work += sq_model_row_flops(&cfg, full ? b->T : b->len[r]);
         }
         tokens += real;
         queries += q;
-        /* the tokens the step computed: the CPU and --padded compute B x T */
-        double computed = cuda && !o.padded ? real : (double)b->B * b->T;
+        double computed = full ? (double)b->B * b->T : real;
         rec[s - o.warmup] = (step_rec){s - o.warmup, dt, computed, q};
         step_s[s - o.warmup] = dt;
         step_tok[s - o.warmup] = computed;
+        step_work[s - o.warmup] = dt / work;
     }
 
     qsort(step_s, (size_t)o.steps, sizeof *step_s, cmp_double);
     qsort(step_tok, (size_t)o.steps, sizeof *step_tok, cmp_double);
+    qsort(step_work, (size_t)o.steps, sizeof *step_work, cmp_double);
     qsort(rec, (size_t)o.steps, sizeof *rec, cmp_slower);
     double median = step_s[o.steps / 2], slowest = step_s[o.steps - 1], tflops = flops / t_all / 1e12;
     json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "device",
@@ -228,6 +232,8 @@ int sq_cmd_bench(int argc, char **argv) {
     /* what explains a slow step: more tokens than the median's, or shapes
      * met for the first time (cuBLASLt heuristic queries) */
     json_object_set_new(j, "tokens_max_over_median", json_real(step_tok[o.steps - 1] / step_tok[o.steps / 2]));
+    /* the spread of time per FLOP computed: what stalls add, not batch sizes */
+    json_object_set_new(j, "work_normalised_max_over_median", json_real(step_work[o.steps - 1] / step_work[o.steps / 2]));
     json_t *slow = json_array();
     for (long i = 0; i < o.steps && i < 3; i++)
         json_array_append_new(slow, json_pack("{s:I, s:f, s:I, s:I}", "step", (json_int_t)rec[i].step, "ms",
@@ -263,6 +269,7 @@ int sq_cmd_bench(int argc, char **argv) {
     free(line);
     free(step_s);
     free(step_tok);
+    free(step_work);
     free(rec);
     if (!o.data) sq_batch_free(&syn);
     sq_loader_close(ld);

@@ -12,7 +12,7 @@ tr=("$SQ_BIN/sq-train" bench --config "$T/cfg.json" --threads 2)
 [ "$(wc -l <"$T/out")" = 1 ] || fail "bench printed $(wc -l <"$T/out") lines"
 cmp -s "$T/out" "$T/b.json" || fail "-o differs from stdout"
 for k in samples_per_s real_tokens_per_s model_tflops mfu peak_mem_gib step_ms_median step_max_over_median \
-    tokens_max_over_median slowest_steps warm_shapes warm_s heuristic_queries; do
+    tokens_max_over_median work_normalised_max_over_median slowest_steps warm_shapes warm_s heuristic_queries; do
     grep -q "\"$k\":" "$T/out" || fail "no $k in $(cat "$T/out")"
 done
 # 3 full rows of 48 tokens a step
@@ -32,6 +32,8 @@ assert [x["step"] for x in s] in ([0, 1], [1, 0]) and s[0]["ms"] >= s[1]["ms"], 
 assert all(x["tokens"] == 3 * 48 and x["new_shapes"] == 0 for x in s), s
 assert abs(s[0]["ms"] - j["step_ms_max"]) < 1e-6 * s[0]["ms"] + 1e-9, j
 assert j["tokens_max_over_median"] == 1, j
+# equal rows: the same work every step, so the spreads agree
+assert abs(j["work_normalised_max_over_median"] - j["step_max_over_median"]) < 1e-9, j
 PY
 
 synthetic_features feat 12 5
