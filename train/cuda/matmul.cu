@@ -3,9 +3,10 @@
 //   forward   Y^T (OC x N) = W^T' (op T of the C x OC view) * X^T
 //   din       dX^T (C x N) = W (C x OC view) * dY^T
 //   dweight   dW^T (C x OC) = X^T * (dY^T)^T
-// cuBLASLt picks an algorithm per call from its heuristic, told the real
-// alignment of every pointer (the flat parameter buffer's tensors need not
-// be 256-byte aligned, cuBLASLt's default assumption).
+// cuBLASLt's heuristic picks the algorithm, once per problem and bucket of
+// n (below), told the real alignment of every pointer (the flat parameter
+// buffer's tensors need not be 256-byte aligned, cuBLASLt's default
+// assumption).
 #include "common.cuh"
 
 extern "C" {
@@ -21,7 +22,9 @@ extern "C" {
 // bucket: unpadded batches change n (the token count) every step, and a
 // heuristic query per call costs host time the GPU then waits for.  An
 // entry is reused for any n in its bucket once cublasLtMatmulAlgoCheck
-// accepts it for the real problem.
+// accepts it for the real problem.  Entries hang in one list per bucket (a
+// dozen problems each for BERT), and the cache has no size limit: a full
+// one would make the choice depend on the shapes met before.
 struct lt_key {
     int bf16, m, nb, k, lda, ldb, ldd, ta, tb, epi;
     uint32_t al_a, al_b, al_d;
@@ -30,15 +33,16 @@ struct lt_entry {
     lt_key key;
     int epi_used; // the bias epilogue, or a kernel after the GEMM
     cublasLtMatmulAlgo_t algo;
+    lt_entry *next; // in its bucket's list
 };
-enum { LT_CACHE = 1024, LT_BUCKET = 256 };
+enum { LT_BUCKET = 256 };
 
 struct sq_cu_blas {
     cublasLtHandle_t lt;
     void *ws;
     size_t ws_size;
-    lt_entry cache[LT_CACHE];
-    int n_cached;
+    lt_entry **bucket; // [n_buckets]: lists by key.nb / LT_BUCKET - 1
+    int n_buckets;
     bool use_cache;
     long queries; // heuristic queries so far: a step that makes any met a new shape
 };
@@ -63,51 +67,62 @@ cublasStatus_t set_epilogue(cublasLtMatmulDesc_t op, int epi_bias, const float *
 }
 
 lt_entry *lookup(sq_cu_blas *h, const lt_key *key) {
-    for (int i = 0; i < h->n_cached; i++)
-        if (!memcmp(&h->cache[i].key, key, sizeof *key)) return &h->cache[i];
+    int b = key->nb / LT_BUCKET - 1;
+    for (lt_entry *e = b < h->n_buckets ? h->bucket[b] : NULL; e; e = e->next)
+        if (!memcmp(&e->key, key, sizeof *key)) return e;
     return NULL;
 }
 
+// Links e into its bucket's list; false when the bucket array cannot grow.
+bool link_entry(sq_cu_blas *h, lt_entry *e) {
+    int b = e->key.nb / LT_BUCKET - 1;
+    if (b >= h->n_buckets) {
+        int n = b + 1 > 2 * h->n_buckets ? b + 1 : 2 * h->n_buckets;
+        lt_entry **grown = (lt_entry **)realloc(h->bucket, (size_t)n * sizeof *grown);
+        if (!grown) return false;
+        memset(grown + h->n_buckets, 0, (size_t)(n - h->n_buckets) * sizeof *grown);
+        h->bucket = grown;
+        h->n_buckets = n;
+    }
+    e->next = h->bucket[b];
+    h->bucket[b] = e;
+    return true;
+}
+
 // Caches an algorithm for the key's bucket: the heuristic is asked again for
-// the bucket's largest n, so the algorithm suits every n of the bucket (the
-// call's own choice `res` when n is that largest n).  NULL: nothing cached.
-lt_entry *remember(sq_cu_blas *h, const lt_key *key, int epi_bias, const float *bias, cublasLtMatmulDesc_t op,
-              cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t lc, int m, int n, int k,
-              bool ta, bool tb, cudaDataType_t ab, const cublasLtMatmulHeuristicResult_t *res) {
-    if (h->n_cached >= LT_CACHE) return NULL;
-    lt_entry *e = &h->cache[h->n_cached];
+// the bucket's largest n (with the call's descriptor, A layout and
+// preference, which the key determines), so the algorithm suits every n of
+// the bucket (the call's own choice `res` when n is that largest n).  NULL:
+// nothing cached.
+lt_entry *remember(sq_cu_blas *h, const lt_key *key, int epi_bias, cublasLtMatmulDesc_t op, cublasLtMatrixLayout_t la,
+                   cublasLtMatmulPreference_t pref, int m, int n, int k, bool tb, cudaDataType_t ab,
+                   const cublasLtMatmulHeuristicResult_t *res) {
+    lt_entry *e = (lt_entry *)calloc(1, sizeof *e);
+    if (!e) return NULL;
     e->key = *key;
     e->epi_used = epi_bias;
     e->algo = res->algo;
     if (key->nb != n) {
         cublasLtMatrixLayout_t lb2 = NULL, lc2 = NULL;
-        cublasLtMatmulPreference_t pref = NULL;
         cublasLtMatmulHeuristicResult_t r2;
         int found = 0;
-        uint32_t al[3] = {key->al_a, key->al_b, key->al_d};
         h->queries++;
         bool ok = cublasLtMatrixLayoutCreate(&lb2, ab, tb ? key->nb : k, tb ? k : key->nb, key->ldb) == 0 &&
                   cublasLtMatrixLayoutCreate(&lc2, CUDA_R_32F, m, key->nb, key->ldd) == 0 &&
-                  cublasLtMatmulPreferenceCreate(&pref) == 0 &&
-                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &h->ws_size,
-                                                       sizeof h->ws_size) == 0 &&
-                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al[0],
-                                                       sizeof al[0]) == 0 &&
-                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al[1],
-                                                       sizeof al[1]) == 0 &&
-                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al[2],
-                                                       sizeof al[2]) == 0 &&
-                  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al[2],
-                                                       sizeof al[2]) == 0 &&
                   cublasLtMatmulAlgoGetHeuristic(h->lt, op, la, lb2, lc2, lc2, pref, 1, &r2, &found) == 0 && found;
         if (ok) e->algo = r2.algo;
-        if (pref) cublasLtMatmulPreferenceDestroy(pref);
         if (lc2) cublasLtMatrixLayoutDestroy(lc2);
         if (lb2) cublasLtMatrixLayoutDestroy(lb2);
-        if (!ok) return NULL; // not cached: the next call asks the heuristic again
+        if (!ok) {
+            free(e);
+            return NULL; // not cached: the next call asks the heuristic again
+        }
     }
-    (void)bias;
-    return &h->cache[h->n_cached++];
+    if (!link_entry(h, e)) {
+        free(e);
+        return NULL;
+    }
+    return e;
 }
 
 // D[m, n] (column-major, ld ldd) = op(A) op(B) + beta D (+ bias[m]).
@@ -157,13 +172,7 @@ int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, boo
         }
     }
     for (int attempt = 0; attempt < 2 && !found; attempt++) {
-        cublasLtEpilogue_t epi = epi_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
-        LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-        if (epi_bias) {
-            cudaDataType_t bt = CUDA_R_32F;
-            LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-            LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
-        }
+        LT(set_epilogue(op, epi_bias, bias));
         h->queries++;
         st = cublasLtMatmulAlgoGetHeuristic(h->lt, op, la, lb, lc, lc, pref, 1, &res, &found);
         if (st != CUBLAS_STATUS_SUCCESS) found = 0;
@@ -174,8 +183,8 @@ int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, boo
     // once, so that the algorithm (and so the rounding) is a function of the
     // call's shape alone, not of the shapes a process met before (a resumed
     // run must compute what the uninterrupted one did).
-    if (found && !hit && h->use_cache && (hit = remember(h, &key, epi_bias, bias, op, la, lb, lc, m, n, k, ta, tb, ab,
-                                                         &res)) != NULL) {
+    if (found && !hit && h->use_cache &&
+        (hit = remember(h, &key, epi_bias, op, la, pref, m, n, k, tb, ab, &res)) != NULL) {
         cublasLtMatmulHeuristicResult_t chk;
         if (set_epilogue(op, hit->epi_used, bias) == CUBLAS_STATUS_SUCCESS &&
             cublasLtMatmulAlgoCheck(h->lt, op, la, lb, lc, lc, &hit->algo, &chk) == CUBLAS_STATUS_SUCCESS &&
@@ -235,6 +244,12 @@ extern "C" long cuda_blas_queries(const sq_cu_blas *h) { return h->queries; }
 
 extern "C" void cuda_blas_free(sq_cu_blas *h) {
     if (!h) return;
+    for (int b = 0; b < h->n_buckets; b++)
+        for (lt_entry *e = h->bucket[b], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    free(h->bucket);
     cudaFree(h->ws);
     cublasLtDestroy(h->lt);
     free(h);
