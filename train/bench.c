@@ -64,14 +64,15 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* Full-length random rows as torch_baseline.py: ids in [1000, 30000), token
- * types 1 from position 64, random answer positions. */
-static void synthetic_batch(sq_batch *b, const sq_bert_config *c, int B, int T, uint64_t seed, long step) {
+ * types 1 from position 64, random answer positions (synthetic_step then
+ * sets the step's dropout keys). */
+static void synthetic_batch(sq_batch *b, const sq_bert_config *c, int B, int T, uint64_t seed) {
     b->B = B;
     b->T = T;
     int lo = c->vocab_size > 30000 ? 1000 : 1, span = (c->vocab_size > 30000 ? 30000 : c->vocab_size) - lo;
     for (int r = 0; r < B; r++) {
         for (int t = 0; t < T; t++) {
-            sq_philox_ctr k = {{(uint32_t)t, (uint32_t)r, (uint32_t)step, 0xFFFFFFFDu}};
+            sq_philox_ctr k = {{(uint32_t)t, (uint32_t)r, 0, 0xFFFFFFFDu}};
             sq_philox_ctr x = sq_philox4x32_10(k, (uint32_t)seed, (uint32_t)(seed >> 32));
             b->ids[(size_t)r * T + t] = lo + (int32_t)(x.v[0] % (uint32_t)span);
             b->types[(size_t)r * T + t] = t >= 64 && c->type_vocab > 1;
@@ -81,12 +82,16 @@ static void synthetic_batch(sq_batch *b, const sq_bert_config *c, int B, int T, 
             }
         }
         b->len[r] = T;
-        b->sample[r] = (uint32_t)(step * B + r);
     }
-    b->step = (uint32_t)step;
     b->seed = seed;
     b->n_start = b->n_end = B;
     b->hf_padded_logits = false;
+}
+
+/* Step s of the synthetic rows: new dropout keys, same tokens. */
+static void synthetic_step(sq_batch *b, long step) {
+    for (int r = 0; r < b->B; r++) b->sample[r] = (uint32_t)(step * b->B + r);
+    b->step = (uint32_t)step;
 }
 
 static void parse(int argc, char **argv, bench_opts *o) {
@@ -178,24 +183,35 @@ int sq_cmd_bench(int argc, char **argv) {
            *step_work = sq_malloc((size_t)o.steps * sizeof *step_work);
     if (!rec || !step_s || !step_tok || !step_work) sq_die_lib();
     long queries = 0;
-    double samples = 0, tokens = 0, flops = 0, t_all = 0;
+    double samples = 0, tokens = 0, flops = 0, t_all = 0, t_prev = 0;
+    if (!ld) synthetic_batch(&syn, &cfg, B, T, (uint64_t)o.seed);
+    /* A step's time is the period from the end of the previous one, device
+     * and host together, with the device synced only before the first timed
+     * step and after the last, as torch_baseline.py times its loop: the
+     * host's work for a step (the batch, staging it) overlaps the device's
+     * for the previous one, as in training. */
     for (long s = 0; s < total; s++) {
+        if (s == o.warmup) {
+            if (cuda && sq_cuda_sync && sq_cuda_sync(be)) sq_die_lib();
+            t_prev = sq_now();
+        }
         const sq_batch *b = &syn;
         if (ld) {
             long bs;
             int micro;
             if (sq_loader_next(ld, &b, &bs, &micro)) sq_die("%s: %s", o.data, sq_errmsg());
         } else {
-            synthetic_batch(&syn, &cfg, B, T, (uint64_t)o.seed, s);
+            synthetic_step(&syn, s); /* the same rows each step, as torch_baseline.py's */
         }
         long q0 = cuda && sq_cuda_heuristic_queries ? sq_cuda_heuristic_queries(be) : 0;
-        double t0 = sq_now(), loss, lr, gn;
+        double loss, lr, gn;
         if (be->zero_grads(be) || be->forward(be, b, true, &loss) || be->backward(be, b, NULL) ||
             sq_optimizer_step(be, &opt, s, &lr, &gn))
             sq_die_lib();
-        if (cuda && sq_cuda_sync && sq_cuda_sync(be)) sq_die_lib();
-        double dt = sq_now() - t0;
         if (s < o.warmup) continue;
+        if (s == total - 1 && cuda && sq_cuda_sync && sq_cuda_sync(be)) sq_die_lib();
+        double now = sq_now(), dt = now - t_prev;
+        t_prev = now;
         long q = (cuda && sq_cuda_heuristic_queries ? sq_cuda_heuristic_queries(be) : 0) - q0;
         double real = 0, work = 0;
         bool full = !cuda || o.padded; /* the CPU and --padded compute B x T */
