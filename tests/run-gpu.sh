@@ -181,7 +181,7 @@ warm_check() {
     [ -d "$feat" ] || return 1 # packed by section 5
     "$BIN/sq-train" --device cuda --config "$cfg" --data "$feat" --max-steps 20 --batch-size 16 --seed 3 \
         -o "$d/warm" 2>"$d/warm.err" || { cat "$d/warm.err"; return 1; }
-    grep -E 'met [0-9]+ batch shapes' "$d/warm.err" || { echo "no warm-up line"; cat "$d/warm.err"; return 1; }
+    grep -E 'warm-up: [0-9]+ batch shapes' "$d/warm.err" || { echo "no warm-up line"; cat "$d/warm.err"; return 1; }
     SQ_WARM_SHAPES=0 "$BIN/sq-train" --device cuda --config "$cfg" --data "$feat" --max-steps 20 --batch-size 16 \
         --seed 3 -q -o "$d/cold" || return 1
     cmp "$d/warm/model.safetensors" "$d/cold/model.safetensors" || { echo "parameters differ"; return 1; }

@@ -340,7 +340,7 @@ int sq_cmd_train(int argc, char **argv) {
         double t0 = sq_now();
         int shapes;
         if (sq_backend_warm(be, max_B, max_T, &shapes)) sq_die_lib();
-        if (shapes) sq_info("met %d batch shapes in %.1f s before the first step", shapes, sq_now() - t0);
+        if (shapes) sq_info("warm-up: %d batch shapes in %.1f s (SQ_WARM_SHAPES=0 skips it)", shapes, sq_now() - t0);
     }
     if (sq_dist_attach(dist, be, max_B, max_T, o.quiet)) sq_die_lib();
     sq_loader *ld = NULL;
