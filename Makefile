@@ -57,7 +57,9 @@ endif
 ifneq ($(NVCC),)
 CUDA_ON := 1
 CUDA_DEFS := -DSQ_HAVE_CUDA=1 -I$(CUDA_HOME)/include
-NVCCFLAGS ?= -O3 -std=c++17 -lineinfo --expt-relaxed-constexpr \
+# sm_80 code runs on every Ampere and Ada GPU (A100, A10, A40, L4, L40S), sm_90 on
+# Hopper; the compute_90 PTX is compiled by the driver for newer ones.
+NVCCFLAGS ?= -O3 -std=c++17 -lineinfo --expt-relaxed-constexpr -gencode arch=compute_80,code=sm_80 \
              -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NCCL_LIBS := $(shell [ -e $(CUDA_HOME)/lib64/libnccl.so ] || ldconfig -p | grep -q libnccl.so && echo -lnccl)
 ifneq ($(NCCL_LIBS),)
