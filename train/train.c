@@ -69,7 +69,10 @@ static const char usage[] =
     "  --log-every N           metrics.jsonl line every N steps (default 10)\n"
     "  --profile[=STEPS]       trace STEPS steps (default 5) after 3 warm-up steps to RUNDIR/trace.json\n"
     "  -q, --quiet             no progress output\n"
-    "SIGUSR1 or SIGTERM: finish the step, checkpoint, exit 75.\n";
+    "SIGUSR1 or SIGTERM: finish the step, checkpoint, exit 75.\n"
+    "Environment (cuda, for comparisons): SQ_WARM_SHAPES=0 skips the warm-up of batch shapes\n"
+    "before the first step; SQ_ATTN_VERSION=1|2 picks another attention kernel; SQ_LT_CACHE=0\n"
+    "asks cuBLASLt's heuristic on every matmul; SQ_PEAK_TFLOPS sets the peak MFU is against.\n";
 
 typedef struct {
     const char *data, *eval_data, *eval_dataset, *init, *config, *out, *device, *precision;
