@@ -37,6 +37,26 @@ static int teardown(void **state)
     return 0;
 }
 
+/* sq_trace_close with stderr (where the summary goes) caught in
+ * dir/name: its return code, and the text in *text (malloc'd). */
+static int close_capturing(sq_trace *t, const char *name, char **text)
+{
+    char errpath[128];
+    snprintf(errpath, sizeof errpath, "%s/%s", dir, name);
+    fflush(stderr);
+    int saved = dup(2), fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    int rc = sq_trace_close(t);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    size_t len;
+    assert_int_equal(sq_read_file(errpath, 1 << 20, text, &len), 0);
+    return rc;
+}
+
 /* Seven steps, 2..4 recorded.  Every step has five host phases (comm nested
  * in backward), two GPU matmuls of 2 GFLOP in 1 ms and one all-reduce of
  * 100 MB in 10 ms; one span before recording must be dropped. */
@@ -65,22 +85,8 @@ static int record(const char *path, char *summary, size_t cap)
         sq_trace_begin(t, "optimizer");
         sq_trace_end(t, "optimizer");
     }
-    /* The summary goes to stderr: catch it. */
-    char errpath[128];
-    snprintf(errpath, sizeof errpath, "%s/stderr", dir);
-    fflush(stderr);
-    int saved = dup(2);
-    int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(saved >= 0 && fd >= 0);
-    dup2(fd, 2);
-    close(fd);
-    int rc = sq_trace_close(t);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
     char *text;
-    size_t len;
-    assert_int_equal(sq_read_file(errpath, 1 << 20, &text, &len), 0);
+    int rc = close_capturing(t, "stderr", &text);
     snprintf(summary, cap, "%s", text);
     free(text);
     return rc;
@@ -185,21 +191,8 @@ static void test_late_gpu_spans(void **state)
     double after = sq_trace_now(t) + 1;
     sq_trace_span(t, "gpu", "layer 0 attention layernorm", "layernorm", 0, t0, t0 + 0.002, 0, 4e6);
     sq_trace_span(t, "gpu", "layer 0 output layernorm", "layernorm", 0, after, after + 0.002, 0, 4e6);
-    char errpath[128];
-    snprintf(errpath, sizeof errpath, "%s/late.err", dir);
-    fflush(stderr);
-    int saved = dup(2), fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(saved >= 0 && fd >= 0);
-    dup2(fd, 2);
-    close(fd);
-    int rc = sq_trace_close(t);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    assert_int_equal(rc, 0);
     char *text;
-    size_t len;
-    assert_int_equal(sq_read_file(errpath, 1 << 20, &text, &len), 0);
+    assert_int_equal(close_capturing(t, "late.err", &text), 0);
     const char *ln = line_of(text, "layernorm");
     assert_non_null(strstr(ln, "gpu"));
     assert_non_null(strstr(ln, " 1 "));   /* one call kept */
