@@ -47,11 +47,15 @@ typedef struct {
     bool padded;
 } bench_opts;
 
+/* One timed step: what explains a slow one is more real tokens than the
+ * median's, more time per FLOP computed (a stall), or shapes met for the
+ * first time (cuBLASLt heuristic queries). */
 typedef struct {
     long step; /* timed step, 0-based */
-    double s, tokens;
+    double s, tokens, s_per_flop;
     long queries;
 } step_rec;
+enum { F_TIME, F_TOKENS, F_S_PER_FLOP };
 
 static int cmp_slower(const void *a, const void *b) {
     double x = ((const step_rec *)a)->s, y = ((const step_rec *)b)->s;
@@ -61,6 +65,22 @@ static int cmp_slower(const void *a, const void *b) {
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* The median and the largest of one field over n steps (v: n scratch). */
+static void median_max(const step_rec *r, long n, int field, double *v, double *median, double *max) {
+    for (long i = 0; i < n; i++) v[i] = field == F_TIME ? r[i].s : field == F_TOKENS ? r[i].tokens : r[i].s_per_flop;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    *median = v[n / 2];
+    *max = v[n - 1];
+}
+
+static void device_sync(sq_backend *be, bool cuda) {
+    if (cuda && sq_cuda_sync && sq_cuda_sync(be)) sq_die_lib();
+}
+
+static long heuristic_queries(sq_backend *be, bool cuda) {
+    return cuda && sq_cuda_heuristic_queries ? sq_cuda_heuristic_queries(be) : 0;
 }
 
 /* Full-length random rows as torch_baseline.py: ids in [1000, 30000), token
@@ -175,13 +195,13 @@ int sq_cmd_bench(int argc, char **argv) {
      * per-shape choices, not training (SQ_WARM_SHAPES=0 shows them). */
     int warm_shapes;
     double t_warm = sq_now();
-    if (sq_backend_warm(be, B, T, &warm_shapes) || (cuda && sq_cuda_sync && sq_cuda_sync(be))) sq_die_lib();
+    if (sq_backend_warm(be, B, T, &warm_shapes)) sq_die_lib();
+    device_sync(be, cuda);
     t_warm = sq_now() - t_warm;
 
     step_rec *rec = sq_malloc((size_t)o.steps * sizeof *rec);
-    double *step_s = sq_malloc((size_t)o.steps * sizeof *step_s), *step_tok = sq_malloc((size_t)o.steps * sizeof *step_tok),
-           *step_work = sq_malloc((size_t)o.steps * sizeof *step_work);
-    if (!rec || !step_s || !step_tok || !step_work) sq_die_lib();
+    double *v = sq_malloc((size_t)o.steps * sizeof *v);
+    if (!rec || !v) sq_die_lib();
     long queries = 0;
     double samples = 0, tokens = 0, flops = 0, t_all = 0, t_prev = 0;
     if (!ld) synthetic_batch(&syn, &cfg, B, T, (uint64_t)o.seed);
@@ -192,7 +212,7 @@ int sq_cmd_bench(int argc, char **argv) {
      * for the previous one, as in training. */
     for (long s = 0; s < total; s++) {
         if (s == o.warmup) {
-            if (cuda && sq_cuda_sync && sq_cuda_sync(be)) sq_die_lib();
+            device_sync(be, cuda);
             t_prev = sq_now();
         }
         const sq_batch *b = &syn;
@@ -203,16 +223,16 @@ int sq_cmd_bench(int argc, char **argv) {
         } else {
             synthetic_step(&syn, s); /* the same rows each step, as torch_baseline.py's */
         }
-        long q0 = cuda && sq_cuda_heuristic_queries ? sq_cuda_heuristic_queries(be) : 0;
+        long q0 = heuristic_queries(be, cuda);
         double loss, lr, gn;
         if (be->zero_grads(be) || be->forward(be, b, true, &loss) || be->backward(be, b, NULL) ||
             sq_optimizer_step(be, &opt, s, &lr, &gn))
             sq_die_lib();
         if (s < o.warmup) continue;
-        if (s == total - 1 && cuda && sq_cuda_sync && sq_cuda_sync(be)) sq_die_lib();
+        if (s == total - 1) device_sync(be, cuda);
         double now = sq_now(), dt = now - t_prev;
         t_prev = now;
-        long q = (cuda && sq_cuda_heuristic_queries ? sq_cuda_heuristic_queries(be) : 0) - q0;
+        long q = heuristic_queries(be, cuda) - q0;
         double real = 0, work = 0;
         bool full = !cuda || o.padded; /* the CPU and --padded compute B x T */
         t_all += dt;
@@ -224,18 +244,14 @@ int sq_cmd_bench(int argc, char **argv) {
         }
         tokens += real;
         queries += q;
-        double computed = full ? (double)b->B * b->T : real;
-        rec[s - o.warmup] = (step_rec){s - o.warmup, dt, computed, q};
-        step_s[s - o.warmup] = dt;
-        step_tok[s - o.warmup] = computed;
-        step_work[s - o.warmup] = dt / work;
+        rec[s - o.warmup] = (step_rec){s - o.warmup, dt, real, dt / work, q};
     }
 
-    qsort(step_s, (size_t)o.steps, sizeof *step_s, cmp_double);
-    qsort(step_tok, (size_t)o.steps, sizeof *step_tok, cmp_double);
-    qsort(step_work, (size_t)o.steps, sizeof *step_work, cmp_double);
+    double median, slowest, tok_median, tok_max, spf_median, spf_max, tflops = flops / t_all / 1e12;
+    median_max(rec, o.steps, F_TIME, v, &median, &slowest);
+    median_max(rec, o.steps, F_TOKENS, v, &tok_median, &tok_max);
+    median_max(rec, o.steps, F_S_PER_FLOP, v, &spf_median, &spf_max);
     qsort(rec, (size_t)o.steps, sizeof *rec, cmp_slower);
-    double median = step_s[o.steps / 2], slowest = step_s[o.steps - 1], tflops = flops / t_all / 1e12;
     json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "device",
                           o.device, "precision", cuda ? (o.precision ? o.precision : "bf16") : "fp32", "config",
                           o.config, "padded", o.padded, "data", o.data ? o.data : "synthetic", "batch_size",
@@ -245,11 +261,8 @@ int sq_cmd_bench(int argc, char **argv) {
                           slowest / median);
     if (!j) sq_die("cannot build the result");
     if (n_features) json_object_set_new(j, "epoch_s", json_real((double)n_features / (samples / t_all)));
-    /* what explains a slow step: more tokens than the median's, or shapes
-     * met for the first time (cuBLASLt heuristic queries) */
-    json_object_set_new(j, "tokens_max_over_median", json_real(step_tok[o.steps - 1] / step_tok[o.steps / 2]));
-    /* the spread of time per FLOP computed: what stalls add, not batch sizes */
-    json_object_set_new(j, "work_normalised_max_over_median", json_real(step_work[o.steps - 1] / step_work[o.steps / 2]));
+    json_object_set_new(j, "tokens_max_over_median", json_real(tok_max / tok_median));
+    json_object_set_new(j, "work_normalised_max_over_median", json_real(spf_max / spf_median));
     json_t *slow = json_array();
     for (long i = 0; i < o.steps && i < 3; i++)
         json_array_append_new(slow, json_pack("{s:I, s:f, s:I, s:I}", "step", (json_int_t)rec[i].step, "ms",
@@ -283,9 +296,7 @@ int sq_cmd_bench(int argc, char **argv) {
         if (sq_write_file_atomic(o.out, line, n + 1)) sq_die_lib();
     }
     free(line);
-    free(step_s);
-    free(step_tok);
-    free(step_work);
+    free(v);
     free(rec);
     if (!o.data) sq_batch_free(&syn);
     sq_loader_close(ld);
