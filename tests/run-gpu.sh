@@ -137,12 +137,18 @@ else
     run loss-curve-bf16-vs-fp32 loss_curves
 fi
 
+# The bundled sample's training features, packed once for sections 5 and 6.
+xquad_features() {
+    [ -d "$OUT/xquad-features" ] && return 0
+    "$BIN/sq-tokenize" -q --vocab "$ROOT/data/vocab.txt" -o "$OUT/xquad.sqt" "$ROOT/data/sample/xquad-train.json" &&
+        "$BIN/sq-pack" -q -o "$OUT/xquad-features" "$OUT/xquad.sqt"
+}
+
 # 5. --profile: GPU spans timed with CUDA events (train/cuda/cuda_backend.cu)
 profile_check() {
     local run=$OUT/profile
     rm -rf "$run"
-    "$BIN/sq-tokenize" -q --vocab "$ROOT/data/vocab.txt" -o "$OUT/xquad.sqt" "$ROOT/data/sample/xquad-train.json" || return 1
-    "$BIN/sq-pack" -q -o "$OUT/xquad-features" "$OUT/xquad.sqt" || return 1
+    xquad_features || return 1
     "$BIN/sq-train" --device cuda --config "$ROOT/data/sample/bert-small-config.json" --data "$OUT/xquad-features" \
         --max-steps 8 --batch-size 16 --log-every 1 --profile=3 -o "$run" 2>"$run.err" || { cat "$run.err"; return 1; }
     cat "$run.err"
@@ -178,7 +184,7 @@ run profile profile_check
 warm_check() {
     local d=$OUT/warm feat=$OUT/xquad-features cfg=$ROOT/data/sample/bert-small-config.json
     rm -rf "$d" && mkdir -p "$d"
-    [ -d "$feat" ] || return 1 # packed by section 5
+    xquad_features || return 1
     "$BIN/sq-train" --device cuda --config "$cfg" --data "$feat" --max-steps 20 --batch-size 16 --seed 3 \
         -o "$d/warm" 2>"$d/warm.err" || { cat "$d/warm.err"; return 1; }
     grep -E 'warm-up: [0-9]+ batch shapes' "$d/warm.err" || { echo "no warm-up line"; cat "$d/warm.err"; return 1; }
