@@ -2,8 +2,10 @@
 # runs the suite; `make demo` runs the pipeline on the bundled sample.
 #
 # Sources are discovered by folder: shared/src/*.c is the library every tool
-# links; <tool>/*.c builds bin/sq-<tool>, where <tool>/main.c holds main() and
-# the other files are also linked into that tool's tests (tests/<tool>/test_*.c).
+# links; <tool>/*.c and <tool>/*/*.c build bin/sq-<tool>, where <tool>/main.c
+# holds main() and the other files are also linked into that tool's tests
+# (tests/<tool>/test_*.c).  A tool's own headers are included from its root
+# (train/: "core/model.h", "cpu/layers.h", ...).
 # SAN=1 builds everything with ASan/UBSan into build-san/.  CUDA=0 leaves the
 # CUDA backend out even when nvcc exists.
 
@@ -78,13 +80,13 @@ LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 LIB := $(B)/libsq.a
 
 # Per-tool extra flags and libraries.
-train_CFLAGS := $(BLAS_CFLAGS) $(MPI_CFLAGS) $(MPI_DEFS) $(CUDA_DEFS)
+train_CFLAGS := -Itrain $(BLAS_CFLAGS) $(MPI_CFLAGS) $(MPI_DEFS) $(CUDA_DEFS)
 train_LIBS := $(BLAS_LIBS) $(MPI_LIBS) $(CUDA_LIBS)
 TRAIN_CU := $(if $(CUDA_ON),$(wildcard train/cuda/*.cu))
 # nvcc output does not depend on SAN: one copy in build/ serves both builds.
 TRAIN_CU_OBJ := $(TRAIN_CU:%.cu=build/%.o)
 
-tool_src = $(wildcard $(1)/*.c)
+tool_src = $(wildcard $(1)/*.c $(1)/*/*.c)
 tool_obj = $(call tool_src,$(1)):%.c=$(B)/%.o
 tool_libobj = $(filter-out $(B)/$(1)/main.o,$(patsubst %.c,$(B)/%.o,$(call tool_src,$(1))))
 
@@ -134,27 +136,27 @@ $(B)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests $($(word 1,$(subst /, ,$*))_CFLAGS) -I$(word 1,$(subst /, ,$*)) -c $< -o $@
 
-# The CUDA kernel harness (train/dev/*.cu, see docs/cuda.md): linked
-# with the train objects, whose CPU layers are its references; built with the
+# The CUDA kernel harness (tests/cuda/*.cu, see docs/cuda.md): linked with
+# the train objects, whose CPU layers are its references; built with the
 # tests so that CI compiles it.
-DEV_CU := $(if $(CUDA_ON),$(if $(filter 1,$(SAN)),,$(wildcard train/dev/*.cu)))
-DEV_BIN := $(DEV_CU:train/dev/%.cu=$(B)/dev/%)
-$(B)/dev/%.o: train/dev/%.cu
+KERNEL_CU := $(if $(CUDA_ON),$(if $(filter 1,$(SAN)),,$(wildcard tests/cuda/*.cu)))
+KERNEL_BIN := $(KERNEL_CU:tests/cuda/%.cu=$(B)/tests/cuda/%)
+$(B)/tests/cuda/%.o: tests/cuda/%.cu
 	@mkdir -p $(@D)
 	$(NVCC) $(NVCCFLAGS) -Ishared/include -Itrain -MMD -MP -c $< -o $@
-$(B)/dev/%: $(B)/dev/%.o $(call tool_libobj,train) $(TRAIN_CU_OBJ) $(LIB)
+$(B)/tests/cuda/%: $(B)/tests/cuda/%.o $(call tool_libobj,train) $(TRAIN_CU_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(train_LIBS) $(LDLIBS)
-dev-kernels: $(DEV_BIN)
-.PRECIOUS: $(B)/dev/%.o
+kernel-harness: $(KERNEL_BIN)
+.PRECIOUS: $(B)/tests/cuda/%.o
 
-tests: $(TEST_BIN) $(DEV_BIN)
+tests: $(TEST_BIN) $(KERNEL_BIN)
 
 # Fuzz targets: tests/fuzz/fuzz_*.c, built with clang's libFuzzer against the
 # library sources (and the tool sources they name in FUZZ_<name>_SRC).
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ishared/include -Ibuild-fuzz/gen $(PKG_CFLAGS)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Ishared/include -Itrain -Ibuild-fuzz/gen $(PKG_CFLAGS)
 build-fuzz/gen/sq_version.h: $(B)/gen/sq_version.h
 	@mkdir -p $(@D); cp $< $@
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) build-fuzz/gen/sq_version.h
@@ -171,8 +173,8 @@ test-san:
 	$(MAKE) SAN=1 all tests
 	SQ_BIN=build-san/bin SQ_BUILD=build-san tests/run.sh
 
-test-gpu: all dev-kernels
-	tests/run-gpu.sh
+test-gpu: all kernel-harness
+	tests/cuda/run-gpu.sh
 
 deps:
 	@scripts/install-deps.sh
@@ -187,6 +189,6 @@ report:
 clean:
 	rm -rf build build-san build-fuzz bin
 
-.PHONY: all tests test test-san test-gpu deps demo report clean fuzz dev-kernels FORCE
+.PHONY: all tests test test-san test-gpu deps demo report clean fuzz kernel-harness FORCE
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -1,7 +1,7 @@
 /* sq-train: fine-tunes BERT for SQuAD question answering (default), writes
  * logits for sq-eval (predict), replays reference steps (replay) or times
  * training steps (bench). */
-#include "commands.h"
+#include "cmd/commands.h"
 
 #include "sq/cli.h"
 

@@ -1,7 +1,7 @@
 /* CRC-32C, table driven, one byte at a time.  Written here because Debian
  * ships no C library for it (zlib has only the IEEE CRC-32, and there is no
  * libcrc32c-dev); event files are small, so a byte-wise table is fast enough. */
-#include "sq/crc32c.h"
+#include "crc32c.h"
 
 #include <pthread.h>
 

@@ -1,4 +1,4 @@
-#include "sq/pyunicode.h"
+#include "pyunicode.h"
 
 #include <utf8proc.h>
 

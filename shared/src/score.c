@@ -1,6 +1,6 @@
 #include "sq/score.h"
 #include "sq/error.h"
-#include "sq/pyunicode.h"
+#include "pyunicode.h"
 
 #include <stdlib.h>
 #include <string.h>

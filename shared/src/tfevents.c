@@ -8,7 +8,7 @@
  *   Value   { string tag = 1; float simple_value = 2; } */
 #include "sq/tfevents.h"
 
-#include "sq/crc32c.h"
+#include "crc32c.h"
 #include "sq/error.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* Official SQuAD scoring (sq/score.h, sq/pyunicode.h) against fixtures made
+/* Official SQuAD scoring (sq/score.h, shared/src/pyunicode.h) against fixtures made
  * once with the official scripts' logic in Python (make_fixtures.py):
  * Python's character properties for every assigned code point, a case for
  * each normalisation rule plus random strings, a SQuAD 2.0 style dataset
@@ -18,7 +18,7 @@
 
 #include "predictions.h"
 #include "sq/error.h"
-#include "sq/pyunicode.h"
+#include "../../shared/src/pyunicode.h"
 #include "sq/score.h"
 #include "sq/squad.h"
 

@@ -1,8 +1,8 @@
 /* libFuzzer target: sq_config_parse (HF config.json) on arbitrary bytes; an
  * accepted config is valid (positive sizes, heads dividing hidden, dropout
  * below 1) and survives sq_config_to_json and parsing again unchanged. */
-// FUZZ_SOURCES: train/config.c
-#include "../../train/model.h"
+// FUZZ_SOURCES: train/core/config.c
+#include "core/model.h"
 
 #include <stdint.h>
 #include <stdlib.h>

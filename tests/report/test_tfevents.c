@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "sq/atomic_file.h"
-#include "sq/crc32c.h"
+#include "../../shared/src/crc32c.h"
 #include "sq/error.h"
 #include "sq/tfevents.h"
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers.h"
+#include "cpu/layers.h"
 #include "sq/philox.h"
 
 static void test_hidden(void **state) {

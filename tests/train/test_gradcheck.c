@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "core/model.h"
 #include "sq/error.h"
 
 static const sq_bert_config cfg = {.vocab_size = 23, .hidden = 8, .layers = 2, .heads = 2, .intermediate = 12,

@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "comm.h"
-#include "launch.h"
+#include "dist/comm.h"
+#include "dist/launch.h"
 #include "sq/error.h"
 
 static const char *launch_vars[] = {

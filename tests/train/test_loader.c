@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader.h"
+#include "core/loader.h"
 
 static void test_epoch_order(void **state) {
     enum { N = 1000 };

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "metrics.h"
+#include "report/metrics.h"
 #include "sq/atomic_file.h"
 #include "sq/error.h"
 

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "checkpoint.h"
-#include "model.h"
+#include "core/checkpoint.h"
+#include "core/model.h"
 #include "sq/atomic_file.h"
 #include "sq/error.h"
 #include "sq/safetensors.h"

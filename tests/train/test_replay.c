@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "replay.h"
+#include "cmd/replay.h"
 #include "sq/atomic_file.h"
 #include "sq/error.h"
 #include "sq/safetensors.h"

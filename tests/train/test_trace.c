@@ -20,7 +20,7 @@
 #include "sq/cli.h"
 #include "sq/error.h"
 #include "sq/json.h"
-#include "trace.h"
+#include "report/trace.h"
 
 static char dir[64];
 

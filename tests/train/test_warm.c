@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "model.h"
+#include "core/backend.h"
+#include "core/model.h"
 
 static const sq_bert_config cfg = {.vocab_size = 29, .hidden = 8, .layers = 2, .heads = 2, .intermediate = 12,
                                    .max_position = 12, .type_vocab = 2, .pad_token_id = 0, .layer_norm_eps = 1e-12,

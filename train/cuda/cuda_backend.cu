@@ -14,11 +14,11 @@
 // --profile: while the trace records, CUDA events around each kernel family
 // become spans on the trace's "gpu" track (see "GPU spans" below).
 #include "common.cuh"
-#include "cuda_backend.h"
+#include "cuda/cuda_backend.h"
 
 extern "C" {
-#include "../layers.h"
-#include "../trace.h"
+#include "cpu/layers.h"
+#include "report/trace.h"
 #include "sq/error.h"
 }
 

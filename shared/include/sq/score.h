@@ -1,6 +1,6 @@
 /* SQuAD's official scores, digit for digit: evaluate-v1.1.py (exact_match,
  * f1) and evaluate-v2.0.py (exact, f1, HasAns_*, NoAns_*, best_*), with the
- * answer normalisation done in Python's str semantics (sq/pyunicode.h).
+ * answer normalisation done in Python's str semantics (shared/src/pyunicode.h).
  * Sums run in the scripts' order so that the doubles agree to the last bit.
  * Nothing is retained between calls; outputs are plain values or malloc'd
  * strings owned by the caller. */
