@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/model.h"
+#include "core/backend.h"
 #include "sq/error.h"
 
 static const sq_bert_config cfg = {.vocab_size = 23, .hidden = 8, .layers = 2, .heads = 2, .intermediate = 12,
@@ -104,7 +104,7 @@ typedef struct {
     size_t lo[8], hi[8];
 } hook_log;
 
-static void on_ready(void *ctx, int layer, size_t lo, size_t hi) {
+static int on_ready(void *ctx, int layer, size_t lo, size_t hi) {
     hook_log *h = ctx;
     if (h->calls < 8) {
         h->layers[h->calls] = layer;
@@ -112,12 +112,10 @@ static void on_ready(void *ctx, int layer, size_t lo, size_t hi) {
         h->hi[h->calls] = hi;
     }
     h->calls++;
-}
-
-static int on_before(void *ctx, int layer, size_t lo, size_t hi) {
-    on_ready(ctx, layer, lo, hi);
     return 0;
 }
+
+static int on_before(void *ctx, int layer, size_t lo, size_t hi) { return on_ready(ctx, layer, lo, hi); }
 
 static void test_hook(void **state) {
     sq_model *m;

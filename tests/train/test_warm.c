@@ -1,4 +1,4 @@
-/* sq_backend_warm (backend.h): it runs one training pass per shape bucket
+/* sq_backend_warm (core/backend.h): it runs one training pass per shape bucket
  * and leaves nothing behind -- parameters and moments untouched, gradients
  * zero, and the next step computes the same bits as without it.  The CPU
  * backend has no per-shape choices (shape_bucket 0); the test gives it a
@@ -14,6 +14,7 @@
 
 #include "core/backend.h"
 #include "core/model.h"
+#include "core/optim.h"
 
 static const sq_bert_config cfg = {.vocab_size = 29, .hidden = 8, .layers = 2, .heads = 2, .intermediate = 12,
                                    .max_position = 12, .type_vocab = 2, .pad_token_id = 0, .layer_norm_eps = 1e-12,

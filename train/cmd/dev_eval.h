@@ -5,7 +5,7 @@
 #ifndef SQ_TRAIN_DEV_EVAL_H
 #define SQ_TRAIN_DEV_EVAL_H
 
-#include "core/model.h"
+#include "core/backend.h"
 
 typedef struct sq_dev_eval sq_dev_eval;
 

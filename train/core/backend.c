@@ -12,7 +12,7 @@
 
 void sq_train_set_threads(int n) {
     /* OpenMP owns the threads; OpenBLAS runs single-threaded inside them
-     * (layers.h sgemm_rows). */
+     * (cpu/layers.h sgemm_rows). */
     openblas_set_num_threads(1);
     if (n > 0) omp_set_num_threads(n);
 }

@@ -12,7 +12,7 @@
 #ifndef SQ_TRAIN_LOADER_H
 #define SQ_TRAIN_LOADER_H
 
-#include "core/model.h"
+#include "core/batch.h"
 
 #include "sq/features.h"
 

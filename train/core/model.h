@@ -5,10 +5,9 @@
  * bucket or a ZeRO shard is a plain [begin, end) range of floats, and a
  * checkpoint is the table plus the bytes.
  *
- * A backend (CPU here, CUDA in train/cuda/) owns the activations, allocated
- * once for the largest micro-batch, and runs forward/backward/AdamW on its
- * copy of the buffers; pull/push move them to and from the host mirrors in
- * sq_model.  sq_model owns its table and host buffers. */
+ * sq_model owns its table and host buffers.  What runs the model on them (the
+ * backends, the batch they take) is core/backend.h; the optimizer's recipe
+ * is core/optim.h. */
 #ifndef SQ_TRAIN_MODEL_H
 #define SQ_TRAIN_MODEL_H
 
@@ -89,136 +88,9 @@ int sq_model_config_for(const char *init, const char *config, sq_bert_config *ou
  * metadata. */
 int sq_model_save(const sq_model *m, const float *params, const char *path);
 
-/* A micro-batch, padded to its longest feature T.  Attention masks are
- * prefixes: token t of row b is real iff t < len[b].  B may be 0 (a last
- * partial batch smaller than the number of micro-batches): forward gives
- * loss 0 and backward adds nothing but still calls the hook for every
- * layer, so that ranks' collectives stay matched. */
-typedef struct {
-    int B, T;
-    int32_t *ids, *types;  /* B*T */
-    int32_t *len;          /* B */
-    int32_t *start, *end;  /* B; clamped to [0, T] by the loss, T ignored (HF) */
-    uint32_t *sample;      /* B: global sample index, keys dropout */
-    uint32_t step;         /* optimizer step, keys dropout */
-    uint64_t seed;         /* dropout seed (--seed) */
-    /* The loss of the global batch is (sum of CE(start) / n_start + sum of
-     * CE(end) / n_end) / 2, with n_* counted over the whole global batch, so
-     * that splitting it into micro-batches and ranks changes nothing. */
-    int n_start, n_end;
-    /* HF pads every feature and lets padded positions compete in the
-     * softmax; sq-train masks them (logit -inf) so that a result does not
-     * depend on padding.  replay sets this to reproduce HF exactly. */
-    bool hf_padded_logits;
-} sq_batch;
-
-int sq_batch_alloc(sq_batch *b, int B, int T);
-void sq_batch_free(sq_batch *b);
-
-/* Called during backward when the gradients of a layer's tensors ([begin,
- * end) of the flat buffer) are complete for this micro-batch: QA head first,
- * then layers L-1..0, then the embeddings.  Where DDP starts a bucket's
- * all-reduce or ZeRO-2 its reduce-scatter. */
-typedef struct {
-    void (*ready)(void *ctx, int layer, size_t begin, size_t end);
-    void *ctx;
-} sq_grad_hook;
-
-/* Called during a forward_hooked pass just before a layer's parameters
- * ([begin, end) of the flat buffer) are first read: the embeddings (-1),
- * layers 0..L-1, then the QA head (L) -- for an empty batch too, so that
- * ranks' collectives stay matched.  Where fsdp gathers that layer (and starts
- * the next one's gather) and drops the previous one.  A non-zero return (the
- * message set with sq_err) ends the forward with -1. */
-typedef struct {
-    int (*before)(void *ctx, int layer, size_t begin, size_t end);
-    void *ctx;
-} sq_layer_hook;
-
-typedef struct {
-    double lr, beta1, beta2, eps, weight_decay;
-    long t;            /* 1-based step, for bias correction */
-    double grad_scale; /* multiplies every gradient first (clipping) */
-} sq_adamw_args;
-
-enum { SQ_BUF_PARAMS = 1, SQ_BUF_GRADS = 2, SQ_BUF_MOMENTS = 4 };
-
-struct sq_trace; /* trace.h */
-
-typedef struct sq_backend sq_backend;
-struct sq_backend {
-    const char *name;
-    sq_model *model;
-    void *impl;
-    /* Training forward (dropout on) or inference; *loss is this micro-batch's
-     * share of the global loss (see sq_batch).  Labels are ignored when loss
-     * is NULL. */
-    int (*forward)(sq_backend *be, const sq_batch *b, bool train, double *loss);
-    /* Start/end logits of the last forward, B*T each, padded positions -inf
-     * unless hf_padded_logits. */
-    int (*logits)(sq_backend *be, float *start, float *end);
-    /* Accumulates the gradients of the last forward's batch into grads. */
-    int (*backward)(sq_backend *be, const sq_batch *b, const sq_grad_hook *hook);
-    int (*zero_grads)(sq_backend *be);
-    /* Sum of squared gradients over [begin, end), in double. */
-    int (*grad_sumsq)(sq_backend *be, size_t begin, size_t end, double *out);
-    /* PyTorch AdamW on [begin, end) (a ZeRO shard is such a range). */
-    int (*adamw)(sq_backend *be, const sq_adamw_args *a, size_t begin, size_t end);
-    /* Copies buffers (SQ_BUF_* bits) backend -> host mirrors / host -> backend. */
-    int (*pull)(sq_backend *be, int bufs);
-    int (*push)(sq_backend *be, int bufs);
-    void (*free)(sq_backend *be);
-    /* Optional (NULL: the host mirrors are the backend's buffers): the
-     * backend's own copy of one buffer (SQ_BUF_PARAMS or SQ_BUF_GRADS;
-     * device memory on CUDA), which the nccl communication layer moves in
-     * place (dist.h). */
-    float *(*buffer)(sq_backend *be, int buf);
-    /* Optional (NULL: its work is finished when a call returns, as on the
-     * CPU): the CUDA stream (a cudaStream_t) the backend queues all its work
-     * on, in order.  The contract with the nccl layer (comm.h bind_stream):
-     * a collective on buffer() starts after the work queued on this stream
-     * when it is issued (so a grad hook may issue it as soon as the layer's
-     * kernels are queued, and a gather may follow an adamw still running),
-     * and the work queued after the layer's wait starts after it (so
-     * grad_sumsq, adamw and forward see what it wrote).  Between issue and
-     * wait the backend's queued work must not touch the range moved. */
-    void *(*stream)(sq_backend *be);
-    /* Optional (NULL: nothing derives from the parameters): parameters
-     * [begin, end) of buffer(SQ_BUF_PARAMS) were written in place (an
-     * all-gather, after its wait); the backend refreshes what it derives
-     * from them (the CUDA backend's bf16 shadow), queued on stream. */
-    int (*params_changed)(sq_backend *be, size_t begin, size_t end);
-    /* Optional (NULL: the backend has no per-layer forward hook, and fsdp
-     * gathers every layer before forward): forward calling hook before each
-     * layer (hook NULL: forward itself). */
-    int (*forward_hooked)(sq_backend *be, const sq_batch *b, bool train, double *loss, const sq_layer_hook *hook);
-    /* Optional (NULL: host phases are the whole profile, as on the CPU): the
-     * --profile trace (trace.h) the backend adds its kernel spans to, on
-     * track "gpu", while the trace records; NULL detaches it (call that
-     * before sq_trace_close). */
-    int (*set_trace)(sq_backend *be, struct sq_trace *t);
-    /* 0: what the backend runs depends on a batch's shape only through its
-     * sizes.  Otherwise the token-count granularity of choices it makes per
-     * shape on first meeting it (the CUDA backend's cuBLASLt algorithms, and
-     * the kernels they pick, loaded lazily by the driver), which
-     * sq_backend_warm (backend.h) settles before the first step. */
-    int shape_bucket;
-};
-
-/* The CPU reference backend (OpenBLAS + OpenMP), activations sized for
- * micro-batches up to max_B x max_T. */
-int sq_backend_cpu_new(sq_model *m, int max_B, int max_T, sq_backend **out);
-/* The CUDA backend, when train/cuda/ provides it (weak: NULL otherwise). */
-int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend **out) __attribute__((weak));
-
 /* Training FLOPs of one row of n real tokens: the encoder's matmuls and
  * attention, forward and backward counted as 3x forward (the formula of
  * ../shared/tools/torch_baseline.py, so that sq's MFU compares with it). */
 double sq_model_row_flops(const sq_bert_config *c, double n);
-
-/* HF get_linear_schedule_with_warmup at 0-based step s. */
-double sq_lr_at(double lr, long s, long warmup, long total);
-/* torch.nn.utils.clip_grad_norm_: the factor gradients are multiplied by. */
-double sq_clip_coef(double grad_norm, double max_norm);
 
 #endif

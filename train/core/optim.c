@@ -9,14 +9,32 @@ void sq_optim_defaults(sq_optim *o) {
                     .eps = 1e-8};
 }
 
-int sq_optimizer_step(sq_backend *be, const sq_optim *o, long step, double *lr, double *grad_norm) {
-    size_t n = be->model->n_params;
-    double ss;
-    if (be->grad_sumsq(be, 0, n, &ss)) return -1;
-    *grad_norm = sqrt(ss);
+double sq_lr_at(double lr, long s, long warmup, long total) {
+    /* transformers get_linear_schedule_with_warmup */
+    if (s < warmup) return lr * (double)s / (double)(warmup > 1 ? warmup : 1);
+    double f = (double)(total - s) / (double)(total - warmup > 1 ? total - warmup : 1);
+    return lr * (f > 0 ? f : 0);
+}
+
+double sq_clip_coef(double grad_norm, double max_norm) {
+    /* torch.nn.utils.clip_grad_norm_: max_norm / (norm + 1e-6), clamped to 1 */
+    double c = max_norm / (grad_norm + 1e-6);
+    return c < 1.0 ? c : 1.0;
+}
+
+int sq_optimizer_apply(sq_backend *be, const sq_optim *o, long step, double sumsq, size_t begin, size_t end,
+                       double *lr, double *grad_norm) {
+    *grad_norm = sqrt(sumsq);
     if (!isfinite(*grad_norm)) return sq_err("step %ld: the gradient norm is not finite (%g)", step + 1, *grad_norm);
     *lr = sq_lr_at(o->lr, step, o->warmup_steps, o->total_steps);
     sq_adamw_args a = {*lr, o->beta1, o->beta2, o->eps, o->weight_decay, step + 1,
                        o->max_grad_norm > 0 ? sq_clip_coef(*grad_norm, o->max_grad_norm) : 1.0};
-    return be->adamw(be, &a, 0, n);
+    return be->adamw(be, &a, begin, end);
+}
+
+int sq_optimizer_step(sq_backend *be, const sq_optim *o, long step, double *lr, double *grad_norm) {
+    size_t n = be->model->n_params;
+    double ss;
+    if (be->grad_sumsq(be, 0, n, &ss)) return -1;
+    return sq_optimizer_apply(be, o, step, ss, 0, n, lr, grad_norm);
 }

@@ -1,22 +1,9 @@
-/* The optimizer pieces shared by every backend's host side and the CPU
- * backend: PyTorch's AdamW on a range of the flat buffer, the global
- * gradient norm, HF's linear schedule with warm-up. */
-#include "cpu/optim.h"
+/* The CPU backend's optimizer kernels: PyTorch's AdamW on a range of the
+ * flat buffer and the squared gradient norm (train/cuda/adamw.cu is the
+ * twin). */
+#include "cpu/layers.h"
 
 #include <math.h>
-
-double sq_lr_at(double lr, long s, long warmup, long total) {
-    /* transformers get_linear_schedule_with_warmup */
-    if (s < warmup) return lr * (double)s / (double)(warmup > 1 ? warmup : 1);
-    double f = (double)(total - s) / (double)(total - warmup > 1 ? total - warmup : 1);
-    return lr * (f > 0 ? f : 0);
-}
-
-double sq_clip_coef(double grad_norm, double max_norm) {
-    /* torch.nn.utils.clip_grad_norm_: max_norm / (norm + 1e-6), clamped to 1 */
-    double c = max_norm / (grad_norm + 1e-6);
-    return c < 1.0 ? c : 1.0;
-}
 
 /* Fixed chunks summed in order: the same result for any thread count. */
 #define CHUNK 65536

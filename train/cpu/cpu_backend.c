@@ -2,9 +2,8 @@
  * backward pass as a sequence of layers.h calls on activations allocated
  * once for the largest micro-batch.  Parameters, gradients and moments are
  * the host buffers of sq_model itself, so pull/push have nothing to do. */
+#include "core/backend.h"
 #include "cpu/layers.h"
-#include "core/model.h"
-#include "cpu/optim.h"
 
 #include "sq/error.h"
 #include "sq/philox.h"
@@ -65,22 +64,6 @@ static sq_dropout drop(const sq_batch *b, bool on, double p, int layer, int site
     return d;
 }
 
-static int check_batch(const cpu *c, const sq_model *m, const sq_batch *b) {
-    if (b->B < 0 || b->B > c->max_B || b->T < 1 || b->T > c->max_T)
-        return sq_err("batch %d x %d exceeds the %d x %d the backend was sized for", b->B, b->T, c->max_B, c->max_T);
-    if (b->T > m->cfg.max_position)
-        return sq_err("sequence length %d exceeds max_position_embeddings %d", b->T, m->cfg.max_position);
-    for (int i = 0; i < b->B; i++)
-        if (b->len[i] < 1 || b->len[i] > b->T) return sq_err("row %d: length %d outside [1, %d]", i, b->len[i], b->T);
-    for (size_t i = 0; i < (size_t)b->B * b->T; i++) {
-        if (b->ids[i] < 0 || b->ids[i] >= m->cfg.vocab_size)
-            return sq_err("token id %d outside the vocabulary (%d)", b->ids[i], m->cfg.vocab_size);
-        if (b->types[i] < 0 || b->types[i] >= m->cfg.type_vocab)
-            return sq_err("token type %d outside [0, %d)", b->types[i], m->cfg.type_vocab);
-    }
-    return 0;
-}
-
 static int before(const sq_layer_hook *h, const sq_model *m, int layer) {
     if (!h || !h->before) return 0;
     size_t lo, hi;
@@ -91,9 +74,9 @@ static int before(const sq_layer_hook *h, const sq_model *m, int layer) {
 static int cpu_forward_hooked(sq_backend *be, const sq_batch *b, bool train, double *loss, const sq_layer_hook *hook) {
     cpu *c = be->impl;
     const sq_bert_config *cfg = &be->model->cfg;
-    if (check_batch(c, be->model, b)) return -1;
+    if (sq_batch_check(b, cfg, c->max_B, c->max_T)) return -1;
     c->last_n = (size_t)b->B * b->T;
-    if (!b->B) { /* an empty micro-batch (model.h): every layer's hook still fires */
+    if (!b->B) { /* an empty micro-batch (core/batch.h): every layer's hook still fires */
         for (int l = -1; l <= cfg->layers; l++)
             if (before(hook, be->model, l)) return -1;
         if (loss) *loss = 0;
@@ -150,11 +133,11 @@ static int cpu_logits(sq_backend *be, float *start, float *end) {
     return 0;
 }
 
-static void ready(const sq_grad_hook *h, const sq_model *m, int layer) {
-    if (!h || !h->ready) return;
+static int ready(const sq_grad_hook *h, const sq_model *m, int layer) {
+    if (!h || !h->ready) return 0;
     size_t lo, hi;
     sq_model_layer_range(m, layer, &lo, &hi);
-    h->ready(h->ctx, layer, lo, hi);
+    return h->ready(h->ctx, layer, lo, hi);
 }
 
 static int cpu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *hook) {
@@ -166,7 +149,8 @@ static int cpu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *h
     const float *top = cfg->layers ? c->la[cfg->layers - 1].h2 : c->h0;
     if (!be->model->grads) return sq_err("backward on a model loaded for inference");
     if (!B) { /* nothing to add, but every layer's hook still fires */
-        for (int l = cfg->layers; l >= -1; l--) ready(hook, be->model, l);
+        for (int l = cfg->layers; l >= -1; l--)
+            if (ready(hook, be->model, l)) return -1;
         return 0;
     }
 
@@ -179,7 +163,7 @@ static int cpu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *h
      * steps, where HF in float64 does not move these parameters at all. */
     memset(c->dres, 0, NC);
     matmul_backward(c->dres, c->G.qaw, NULL, c->dlogits2, top, c->P.qaw, N, C, 2);
-    ready(hook, be->model, cfg->layers);
+    if (ready(hook, be->model, cfg->layers)) return -1;
     for (int l = cfg->layers - 1; l >= 0; l--) {
         layer_acts *a = &c->la[l];
         sq_layer_params *w = &c->P.layer[l], *g = &c->G.layer[l];
@@ -207,14 +191,13 @@ static int cpu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *h
         matmul_backward(c->dres, g->qw, g->qb, c->dq, x, w->qw, N, C, C);
         matmul_backward(c->dres, g->kw, NULL, c->dk, x, w->kw, N, C, C);
         matmul_backward(c->dres, g->vw, g->vb, c->dv, x, w->vw, N, C, C);
-        ready(hook, be->model, l);
+        if (ready(hook, be->model, l)) return -1;
     }
     sq_dropout d = drop(b, true, hp, -1, SQ_DROP_EMB, P);
     dropout_backward(c->dtmp, c->dres, &d, B, T, C);
     layernorm_backward(c->dres, c->G.lnew, c->G.lneb, c->dtmp, c->x0, c->P.lnew, c->emean, c->erstd, N, C);
     embedding_backward(c->G.wte, c->G.wpe, c->G.wtt, c->dres, b->ids, b->types, cfg->pad_token_id, B, T, C);
-    ready(hook, be->model, -1);
-    return 0;
+    return ready(hook, be->model, -1);
 }
 
 static int cpu_zero_grads(sq_backend *be) {

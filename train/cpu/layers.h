@@ -2,9 +2,13 @@
  * the math (llm.c style).  Shapes: B rows of T tokens, N = B*T, C channels.
  * Backward functions ACCUMULATE (+=) into parameter gradients and into din
  * where noted, so gradient accumulation and residual branches need no copies.
- * The CUDA backend keeps these names and argument orders. */
+ * The CUDA backend (train/cuda/, one .cu file per layer of the same name)
+ * keeps these names and argument orders. */
 #ifndef SQ_TRAIN_LAYERS_H
 #define SQ_TRAIN_LAYERS_H
+
+#include "core/model.h"
+#include "core/optim.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -78,5 +82,11 @@ void qa_split_logits(float *start, float *end, const float *logits2, const int32
 double qa_loss_forward_backward(float *dlogits2, const float *start, const float *end, const int32_t *spos,
                                 const int32_t *epos, const int32_t *len, int hf_padded, int n_start, int n_end,
                                 int B, int T);
+
+/* Sum of g[i]^2 over [begin, end) in double, independent of thread count. */
+double grad_sumsq(const float *g, size_t begin, size_t end);
+/* PyTorch AdamW on [begin, end); weight decay per tensor from the table. */
+void adamw_update(float *p, const float *g, float *m, float *v, const sq_param_info *table, int n_tensors,
+                  size_t begin, size_t end, const sq_adamw_args *a);
 
 #endif

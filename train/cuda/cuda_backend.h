@@ -12,7 +12,7 @@
 extern "C" {
 #endif
 
-#include "core/model.h"
+#include "core/backend.h"
 
 typedef struct {
     int bf16;   /* 1: bf16 matmul inputs (default); 0: fp32 throughout */

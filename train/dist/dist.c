@@ -8,7 +8,7 @@
  *
  * Buffers: with nccl the collectives work in place on the backend's own
  * buffers (sq_backend.buffer: device memory), ordered with its stream
- * (model.h: stream; comm.h: bind_stream), and every all-gather is followed
+ * (core/backend.h: stream; dist/comm.h: bind_stream), and every all-gather is followed
  * by the backend's params_changed (the CUDA backend's bf16 shadow); with mpi
  * they work on the host mirrors in sq_model, and a backend with memory of
  * its own is staged: gradients and parameters are pulled to the host, moved
@@ -158,12 +158,11 @@ static int flush(sq_dist *d) {
     return scatter(d, lo, hi, &req);
 }
 
-static void on_ready(void *ctx, int layer, size_t lo, size_t hi) {
+static int on_ready(void *ctx, int layer, size_t lo, size_t hi) {
     sq_dist *d = ctx;
     double now = sq_now();
     d->layer_s[d->model_layers - layer] += now - d->t_mark; /* backward order: head first */
     d->t_mark = now;
-    if (d->failed) return;
     int rc = 0;
     if (d->final && (d->strat == SQ_DDP || d->strat == SQ_ZERO2 || d->strat == SQ_FSDP)) {
         if (d->pend_hi > d->pend_lo && hi != d->pend_lo) {
@@ -186,11 +185,8 @@ static void on_ready(void *ctx, int layer, size_t lo, size_t hi) {
         if (!rc && layer - 2 >= -1) /* backward order: L (head), L-1, ..., 0, -1 (embeddings) */
             rc = prefetch(d, layer - 2);
     }
-    if (rc) {
-        d->failed = true;
-        snprintf(d->error, sizeof d->error, "%s", sq_errmsg());
-    }
     d->comm->progress(d->comm);
+    return rc;
 }
 
 /* Every rank starts from rank 0's parameters (as torch DDP does), so an
@@ -210,7 +206,7 @@ static int from_rank0(sq_dist *d) {
 }
 
 /* nccl moves the backend's own (device) buffers in place, ordered with its
- * stream (model.h: stream); mpi moves host memory: the host mirrors, staged
+ * stream (core/backend.h: stream); mpi moves host memory: the host mirrors, staged
  * for a backend with memory of its own. */
 static int pick_buffers(sq_dist *d) {
     sq_backend *be = d->be;
@@ -252,12 +248,6 @@ int sq_dist_attach(sq_dist *d, sq_backend *be, int micro_rows, int max_T, bool q
     sq_dist_mem_report(d, micro_rows, max_T, quiet);
     d->comm->bytes = d->comm->seconds = 0;
     return 0;
-}
-
-static int hook_error(sq_dist *d) {
-    if (!d->failed) return 0;
-    d->failed = false;
-    return sq_err("%s", d->error);
 }
 
 /* fsdp: every layer's parameters before the forward, in forward order
@@ -334,7 +324,6 @@ int sq_dist_backward(sq_dist *d, const sq_batch *b, bool final) {
     d->t_mark = sq_now();
     d->backwards++;
     int rc = be->backward(be, b, &d->hook);
-    if (!rc) rc = hook_error(d);
     if (!rc && final) rc = flush(d);
     if (!rc && final && d->strat == SQ_ZERO1) rc = scatter(d, 0, d->n, NULL);
     if (!rc) rc = wait_prefetch(d);
@@ -350,20 +339,15 @@ int sq_dist_step(sq_dist *d, const sq_optim *o, long step, double *loss, double 
         if (d->launch.world > 1 && d->comm->allreduce_host(d->comm, loss, 1, false)) return -1;
         return sq_optimizer_step(be, o, step, lr, grad_norm);
     }
-    /* The sharded strategies: sq_optimizer_step's recipe on the shard, with
-     * the squared norm summed over the shards (with the loss). */
+    /* The sharded strategies: the optimizer's step on the shard, with the
+     * squared norm summed over the shards (with the loss). */
     int r = d->launch.rank;
     size_t lo = d->shard[r], hi = d->shard[r + 1];
     double red[2] = {*loss, 0};
     if (be->grad_sumsq(be, lo, hi, &red[1])) return -1;
     if (d->launch.world > 1 && d->comm->allreduce_host(d->comm, red, 2, false)) return -1;
     *loss = red[0];
-    *grad_norm = sqrt(red[1]);
-    if (!isfinite(*grad_norm)) return sq_err("step %ld: the gradient norm is not finite (%g)", step + 1, *grad_norm);
-    *lr = sq_lr_at(o->lr, step, o->warmup_steps, o->total_steps);
-    sq_adamw_args a = {*lr, o->beta1, o->beta2, o->eps, o->weight_decay, step + 1,
-                       o->max_grad_norm > 0 ? sq_clip_coef(*grad_norm, o->max_grad_norm) : 1.0};
-    if (be->adamw(be, &a, lo, hi)) return -1;
+    if (sq_optimizer_apply(be, o, step, red[1], lo, hi, lr, grad_norm)) return -1;
     if (d->strat == SQ_ZERO1 || d->strat == SQ_ZERO2) {
         if (d->staged && be->pull(be, SQ_BUF_PARAMS)) return -1;
         if (gather(d, 0, d->n, NULL)) return -1;

@@ -27,8 +27,6 @@ struct sq_dist {
     size_t pend_lo, pend_hi;  /* the bucket being filled */
     int prefetch;             /* fsdp: the gather in flight, -1 when none */
     size_t pre_lo, pre_hi;    /* its range, refreshed in the backend when it arrives */
-    bool failed;              /* the hook cannot return errors: it keeps the first */
-    char error[512];
     bool quiet;
     double t_mark;            /* when the last layer's backward ended */
     double *layer_s;          /* [layers + 2] backward seconds per layer, QA head first */
