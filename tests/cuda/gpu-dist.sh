@@ -33,6 +33,10 @@
 #      rank 1 reads it, and NCCL then refuses two ranks on one GPU -- both
 #      ranks must exit with that error, not hang.  The same refusal under
 #      mpirun -np 2 --comm nccl.
+#   1b. the batch contract's empty micro-batch (core/batch.h): one epoch
+#      whose last global batch is smaller than --grad-accum 4, so that some
+#      micro-batches have no rows (B = 0), trains to --grad-accum 1's model
+#      within 1e-5 (fp32), with nccl at world 1 too.
 #   5. BERT-base (random init, the bundled XQuAD sample, batch 32 x 384):
 #      ddp over nccl at world 1 equals single bit for bit, and its step-time
 #      overhead (the median over repeated runs, paired by step) is printed;
@@ -173,6 +177,32 @@ for p in bf16 fp32; do
     for s in ddp zero1 zero2 fsdp; do check "nccl1-$s-$p" nccl1 "$s" "$p"; done
 done
 for s in ddp zero2 fsdp; do check "nccl1-$s-bf16-acc2" nccl1 "$s" bf16 acc2; done
+
+# ---- 1b. an epoch ending in a partial global batch smaller than --grad-accum
+partial_batch() {
+    local n g=8 out=$OUT/partial
+    n=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["counts"]["features"])' \
+        "$FEAT/manifest.json") || return 1
+    # a global batch g whose epoch ends in 1..3 rows: with 4 micro-batches,
+    # at least one of that last step's is empty
+    while [ $((n % g)) -lt 1 ] || [ $((n % g)) -gt 3 ]; do
+        g=$((g + 1))
+        [ "$g" -le 64 ] || { echo "no batch size in 8..64 leaves 1..3 of $n features"; return 1; }
+    done
+    local steps=$(((n + g - 1) / g))
+    for run in "acc1 --grad-accum 1" "acc4 --grad-accum 4" "acc4-nccl --grad-accum 4 --strategy ddp --comm nccl"; do
+        set -- $run
+        local name=$1; shift
+        rm -rf "$out-$name"
+        "$BIN/sq-train" --device cuda --precision fp32 --data "$FEAT" --config "$CFG" -o "$out-$name" \
+            --batch-size "$g" --max-steps "$steps" --lr 1e-3 --seed 3 "$@" >"$out-$name.log" 2>&1 ||
+            { echo "sq-train $* failed:"; tail -n 15 "$out-$name.log"; return 1; }
+    done
+    echo "$n features, batch $g: the last of $steps steps has $((n % g)) rows for 4 micro-batches"
+    compare "$out-acc4/model.safetensors" "$out-acc1/model.safetensors" 1e-5 || return 1
+    compare "$out-acc4-nccl/model.safetensors" "$out-acc1/model.safetensors" 1e-5
+}
+check partial-batch-grad-accum partial_batch
 
 # ---- 2. checkpoints from device memory resume exactly (nccl, world 1)
 resume_nccl() { # STRATEGY

@@ -1,12 +1,14 @@
 // The CUDA kernel harness (llm.c dev/cuda style): every kernel of
-// train/cuda/ against its CPU reference in train/*.c on random inputs, then
-// optionally a timing sweep at BERT-base shapes, and the whole CUDA backend
-// against the CPU backend on a random model.
+// train/cuda/ against its CPU reference of the same name in train/cpu/ on
+// random inputs, then optionally a timing sweep at BERT-base shapes, and the
+// whole CUDA backend against the CPU backend on a random model (with the
+// batch contract of core/batch.h: both backends accept and refuse the same
+// batches).
 //
-//   build/dev/kernels                  all correctness checks (exit 1 on a failure)
-//   build/dev/kernels attention [V]    one check (all its versions, or version V)
-//   build/dev/kernels --sweep [NAME]   timings at B 32 x T 384 (real SQuAD-like lengths)
-//   build/dev/kernels backend [--bert-base]   CUDA (fp32, bf16, padded) vs CPU backend
+//   build/tests/cuda/kernels                  all correctness checks (exit 1 on a failure)
+//   build/tests/cuda/kernels attention [V]    one check (all its versions, or version V)
+//   build/tests/cuda/kernels --sweep [NAME]   timings at B 32 x T 384 (real SQuAD-like lengths)
+//   build/tests/cuda/kernels backend [--bert-base]   CUDA (fp32, bf16, padded) vs CPU backend
 //
 // Tolerances are relative L2 errors per tensor: fp32 kernels 1e-5, bf16
 // matmuls 2e-2; dropout masks must agree exactly (zero patterns).
@@ -17,7 +19,6 @@ extern "C" {
 #include "core/backend.h"
 #include "cpu/layers.h"
 #include "core/model.h"
-#include "cpu/optim.h"
 #include "sq/error.h"
 }
 
@@ -246,7 +247,7 @@ void test_attention(int ver, bool padded, float p, bool mask = false) {
     vec q = randv(NT * C), k = randv(NT * C), v = randv(NT * C), dctx = randv(NT * C);
     bt.mask_rows(dctx, C);
     vec ctx(NT * C), probs(NT * NH * T), probs_drop(NT * NH * T), dq(NT * C), dk(NT * C), dv(NT * C);
-    vec scratch((size_t)T * T * omp_get_max_threads()); // per OpenMP thread (layers.h)
+    vec scratch((size_t)T * T * omp_get_max_threads()); // per OpenMP thread (cpu/layers.h)
     sq_dropout d = bt.cpu_drop(1, SQ_DROP_ATTN_PROBS, p, P);
     attention_forward(ctx.data(), probs.data(), probs_drop.data(), q.data(), k.data(), v.data(), bt.len.data(), &d, B, T,
                       C, NH);
@@ -497,6 +498,75 @@ void test_backend(bool bert_base) {
     sq_model_free(m);
 }
 
+int count_hook(void *ctx, int layer, size_t lo, size_t hi) {
+    ++*(int *)ctx;
+    return 0;
+}
+
+// The batch contract (core/batch.h) on both backends: the same batches are
+// accepted and refused, and an empty micro-batch (B = 0, what an epoch's
+// last partial global batch gives with --grad-accum) has loss 0, fires the
+// grad hook for every layer and adds nothing to the gradients.
+void test_batch_contract() {
+    sq_bert_config cfg = {1000, 128, 2, 2, 512, 96, 2, 0, 1e-12, 0.02, 0.1, 0.1};
+    const int B = 3, T = 40;
+    printf("batch contract, CPU and CUDA backends\n");
+    sq_model *m;
+    if (sq_model_new(&cfg, true, &m)) { printf("  %s FAIL\n", sq_errmsg()); failures++; return; }
+    sq_model_init(m, 5);
+    sq_backend *be[2] = {NULL, NULL};
+    sq_cuda_opts o = {1, 0};
+    sq_cuda_configure(&o);
+    if (sq_backend_cpu_new(m, B, T, &be[0]) || sq_backend_cuda_new(m, B, T, &be[1])) {
+        printf("  %s FAIL\n", sq_errmsg());
+        failures++;
+        if (be[0]) be[0]->free(be[0]);
+        sq_model_free(m);
+        return;
+    }
+    sq_batch b;
+    sq_batch_alloc(&b, B + 1, T + 1);
+    // case: {B, T, len of row 0, id of token 0, type of token 0}; accepted?
+    struct { const char *name; int B, T, len0, id0, type0; bool ok; } cases[] = {
+        {"B = 0", 0, T, 1, 1, 0, true},          {"B = max", B, T, T, 1, 0, true},
+        {"B > max", B + 1, T, T, 1, 0, false},   {"T > max", 1, T + 1, 1, 1, 0, false},
+        {"T = 0", 1, 0, 1, 1, 0, false},         {"len 0", 1, T, 0, 1, 0, false},
+        {"len > T", 1, T, T + 1, 1, 0, false},   {"id = vocab", 1, T, T, 1000, 0, false},
+        {"id < 0", 1, T, T, -1, 0, false},       {"type = type_vocab", 1, T, T, 1, 2, false},
+    };
+    for (const auto &k : cases) {
+        b.B = k.B, b.T = k.T, b.seed = 1, b.step = 1, b.n_start = b.n_end = k.B ? k.B : 1;
+        for (int r = 0; r < k.B; r++) {
+            b.len[r] = r ? 1 : k.len0;
+            b.start[r] = b.end[r] = 0, b.sample[r] = (uint32_t)r;
+            for (int t = 0; t < k.T; t++) b.ids[r * k.T + t] = 1, b.types[r * k.T + t] = 0;
+        }
+        if (k.B && k.T) b.ids[0] = k.id0, b.types[0] = k.type0;
+        bool ok[2];
+        double loss[2] = {-1, -1};
+        int hooks[2] = {0, 0};
+        for (int i = 0; i < 2; i++) {
+            sq_grad_hook h = {count_hook, &hooks[i]};
+            ok[i] = !be[i]->zero_grads(be[i]) && !be[i]->forward(be[i], &b, true, &loss[i]) &&
+                    !be[i]->backward(be[i], &b, &h);
+            if (ok[i] && be[i]->pull(be[i], SQ_BUF_GRADS)) ok[i] = false;
+            if (ok[i] && !k.B)
+                for (size_t j = 0; j < m->n_params; j++)
+                    if (m->grads[j] != 0) ok[i] = false;
+        }
+        bool pass = ok[0] == k.ok && ok[1] == k.ok &&
+                    (!k.ok || k.B || (loss[0] == 0 && loss[1] == 0 && hooks[0] == cfg.layers + 2 &&
+                                      hooks[1] == cfg.layers + 2));
+        printf("  %-40s cpu %s, cuda %s (want %s) %s\n", k.name, ok[0] ? "accepted" : "refused",
+               ok[1] ? "accepted" : "refused", k.ok ? "accepted" : "refused", pass ? "ok" : "FAIL");
+        if (!pass) failures++;
+    }
+    be[0]->free(be[0]);
+    be[1]->free(be[1]);
+    sq_batch_free(&b);
+    sq_model_free(m);
+}
+
 // Timing at BERT-base shapes: B 32, lengths like SQuAD's (mean ~150 of 384).
 void sweep(const char *only, sq_cu_blas *blas) {
     int B = 32, T = 384, C = 768, NH = 12, I = 3072, ver = version ? version : 3;
@@ -620,7 +690,7 @@ int main(int argc, char **argv) {
     if (want("qa_loss")) test_qa_loss(false, 0), test_qa_loss(true, 0), test_qa_loss(true, 1);
     if (want("adamw")) test_adamw();
     if (want("embedding")) test_embedding();
-    if (want("backend")) test_backend(bert_base);
+    if (want("backend")) test_backend(bert_base), test_batch_contract();
     cuda_blas_free(blas);
     printf("%s: %d failure%s\n", failures ? "FAIL" : "ok", failures, failures == 1 ? "" : "s");
     return failures ? 1 : 0;

@@ -1,7 +1,9 @@
 // The optimizer on the flat buffer: one launch of torch AdamW over all
 // tensors (chunks of one tensor each, so weight decay is per block), writing
 // the bf16 shadow of the weights that the bf16 matmuls read; and the sum of
-// squared gradients for the global-norm clip, reduced in a fixed order.
+// squared gradients for the global-norm clip, reduced in a fixed order; and
+// the bf16 shadow written outside a step (a push, an all-gather), with
+// AdamW's rounding.
 #include "common.cuh"
 
 #include <math.h>
@@ -22,7 +24,7 @@ __global__ void adamw_kernel(float *p, __nv_bfloat16 *p16, const float *g, float
     double decay = 1.0 - a.lr * (chunk_decay[k] ? a.weight_decay : 0.0);
     float gs = (float)a.grad_scale;
     for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
-        // torch _single_tensor_adamw, as train/adamw.c
+        // torch _single_tensor_adamw, as train/cpu/adamw.c
         double gi = (double)(float)(g[i] * gs);
         double pi = p[i] * decay;
         double mi = m[i] + (1.0 - a.beta1) * (gi - m[i]);
@@ -61,6 +63,11 @@ __global__ void sumsq_finish_kernel(double *out, const double *partial) {
     if (threadIdx.x == 0) *out = s[0];
 }
 
+__global__ void to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) dst[i] = __float2bfloat16_rn(src[i]);
+}
+
 } // namespace
 
 extern "C" void cuda_adamw_update(float *p, sq_bf16 *p16, const float *g, float *m, float *v, const int64_t *chunk_lo,
@@ -79,4 +86,8 @@ extern "C" void cuda_grad_sumsq(double *out, double *partial, const float *g, in
                                 cudaStream_t s) {
     sumsq_partial_kernel<<<SUMSQ_BLOCKS, SUMSQ_THREADS, 0, s>>>(partial, g, begin, end);
     sumsq_finish_kernel<<<1, SUMSQ_BLOCKS, 0, s>>>(out, partial);
+}
+
+extern "C" void cuda_to_bf16(sq_bf16 *dst, const float *src, size_t n, cudaStream_t s) {
+    if (n) to_bf16_kernel<<<sq_cdiv((long long)n, 256), 256, 0, s>>>(reinterpret_cast<__nv_bfloat16 *>(dst), src, n);
 }

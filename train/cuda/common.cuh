@@ -27,7 +27,7 @@ __device__ __forceinline__ void store_act(sq_cu_act a, size_t i, float x) {
 }
 
 // The factor dropout multiplies element `elem` of token row `row` by: 0 or
-// 1 / (1 - p), or 1 when p == 0 (as train/dropout.c).
+// 1 / (1 - p), or 1 when p == 0 (as train/cpu/dropout.c).
 __device__ __forceinline__ float drop_factor(const sq_cu_tokens &tk, sq_cu_drop d, int row, uint32_t elem) {
     if (d.p <= 0.0f) return 1.0f;
     return sq_dropout_keep(tk.seed, tk.step, tk.sample[row], d.layer, d.site, elem, d.p) ? 1.0f / (1.0f - d.p)

@@ -1,4 +1,4 @@
-// The CUDA backend of sq-train: train/cpu_backend.c's pass over packed
+// The CUDA backend of sq-train: train/cpu/cpu_backend.c's pass over packed
 // tokens.  A micro-batch's rows are packed densely (cu_seqlens from len[]),
 // so embeddings, every linear layer, LayerNorm, GELU and dropout run on real
 // tokens only; --padded computes all B x T positions instead (and so does a
@@ -12,12 +12,13 @@
 // interface returns a number (loss, gradient norm) and before a grad hook.
 //
 // --profile: while the trace records, CUDA events around each kernel family
-// become spans on the trace's "gpu" track (see "GPU spans" below).
-#include "common.cuh"
+// become spans on the trace's "gpu" track (cuda/profile.h).
+#include "cuda/common.cuh"
 #include "cuda/cuda_backend.h"
+#include "cuda/profile.h"
 
 extern "C" {
-#include "cpu/layers.h"
+#include "core/optim.h"
 #include "report/trace.h"
 #include "sq/error.h"
 }
@@ -47,26 +48,6 @@ struct staging {
     int32_t *wte_row, *wte_off, *wte_tok; // tokens by word id (pad id left out)
     int32_t *wpe_row, *wpe_off, *wpe_tok; // tokens by position
     size_t bytes;
-};
-
-// One span on the "gpu" track: a launch (or a few of one family) between
-// two events of the pool.
-struct gpu_span {
-    const char *name, *family; // string literals
-    int layer;                 // -1: not a layer's
-    double flops, bytes;       // 0: not counted
-};
-
-// The --profile event pool: created at the first recorded span, never while
-// not recording.  Span i owns events 2i (start) and 2i + 1 (end).
-struct gpu_prof {
-    sq_trace *trace;
-    cudaEvent_t anchor, *ev;
-    gpu_span *span;
-    int cap, n;       // spans the pool holds, spans recorded since the last flush
-    bool anchored;    // anchor recorded since the last flush, at anchor_t
-    double anchor_t;  // trace clock (s) when the anchor ran
-    cudaError_t err;  // the first failure, reported at the next flush
 };
 
 struct cuda_be {
@@ -103,7 +84,7 @@ struct cuda_be {
     bool have_batch;
     double attn_len2; // sum of len[b]^2 over the batch's rows: attention FLOPs
     size_t bytes_allocated;
-    gpu_prof prof;
+    sq_cu_prof prof;
 };
 
 __global__ void probe_kernel() {}
@@ -119,108 +100,11 @@ int cuda_fail(cudaError_t e, const char *what) {
         if (e_ != cudaSuccess) return cuda_fail(e_, what);                                                            \
     } while (0)
 
-// GPU spans (--profile).  While the trace records, span_begin and span_end
-// put a pair of pool events around a launch.  flush_spans, called where the
-// host has just synchronised the stream (the loss, a grad hook, the gradient
-// norm, logits, pull/push, and after AdamW while spans are pending: the one
-// sync profiling adds to a step), converts each pair with
-// cudaEventElapsedTime against the anchor and hands it to sq_trace_span.
-// The anchor is recorded on an idle stream (synchronised first), so it runs
-// when it is recorded and the trace clock read then is its time (a few us
-// early at most: the launch latency).  Each flush drops it, so every batch
-// of spans is measured from a fresh anchor and clock drift cannot add up.
-// Outside recorded steps span_begin is one test: no event, no sync.
-
-cudaError_t prof_create(cuda_be *c) {
-    gpu_prof *p = &c->prof;
-    // a layer has at most 10 spans in a pass; a full pool is drained early
-    p->cap = 16 * (c->model->cfg.layers + 2);
-    p->ev = (cudaEvent_t *)calloc(2 * (size_t)p->cap, sizeof *p->ev);
-    p->span = (gpu_span *)calloc((size_t)p->cap, sizeof *p->span);
-    if (!p->ev || !p->span) return cudaErrorMemoryAllocation;
-    cudaError_t e = cudaEventCreate(&p->anchor);
-    for (int i = 0; i < 2 * p->cap && e == cudaSuccess; i++) e = cudaEventCreate(&p->ev[i]);
-    return e;
-}
-
-void prof_free(gpu_prof *p) {
-    if (p->anchor) cudaEventDestroy(p->anchor);
-    for (int i = 0; p->ev && i < 2 * p->cap; i++)
-        if (p->ev[i]) cudaEventDestroy(p->ev[i]);
-    free(p->ev);
-    free(p->span);
-}
-
-// Hands the recorded pairs to the trace; the stream must be idle.
-cudaError_t prof_convert(gpu_prof *p) {
-    cudaError_t e = cudaSuccess;
-    for (int i = 0; i < p->n && e == cudaSuccess; i++) {
-        const gpu_span *s = &p->span[i];
-        float ms0 = 0, ms1 = 0;
-        e = cudaEventElapsedTime(&ms0, p->anchor, p->ev[2 * i]);
-        if (e == cudaSuccess) e = cudaEventElapsedTime(&ms1, p->anchor, p->ev[2 * i + 1]);
-        char name[64];
-        if (s->layer >= 0)
-            snprintf(name, sizeof name, "layer %d %s", s->layer, s->name);
-        else
-            snprintf(name, sizeof name, "%s", s->name);
-        if (e == cudaSuccess)
-            sq_trace_span(p->trace, "gpu", name, s->family, s->layer, p->anchor_t + ms0 / 1e3,
-                          p->anchor_t + ms1 / 1e3, s->flops, s->bytes);
-    }
-    p->n = 0;
-    p->anchored = false;
-    return e;
-}
-
-cudaError_t prof_drain(cuda_be *c) {
-    cudaError_t e = cudaStreamSynchronize(c->stream);
-    return e == cudaSuccess ? prof_convert(&c->prof) : e;
-}
-
-cudaError_t prof_anchor(cuda_be *c) {
-    gpu_prof *p = &c->prof;
-    cudaError_t e = cudaStreamSynchronize(c->stream);
-    if (e == cudaSuccess) e = cudaEventRecord(p->anchor, c->stream);
-    p->anchor_t = sq_trace_now(p->trace);
-    p->anchored = e == cudaSuccess;
-    return e;
-}
-
-// Before a launch: the span's index, or -1 (no span) unless the trace records.
-int span_begin(cuda_be *c) {
-    gpu_prof *p = &c->prof;
-    if (!sq_trace_recording(p->trace) || p->err != cudaSuccess) return -1;
-    if (!p->ev) p->err = prof_create(c);
-    if (p->err == cudaSuccess && p->n == p->cap) p->err = prof_drain(c);
-    if (p->err == cudaSuccess && !p->anchored) p->err = prof_anchor(c);
-    if (p->err == cudaSuccess) p->err = cudaEventRecord(p->ev[2 * p->n], c->stream);
-    return p->err == cudaSuccess ? p->n : -1;
-}
-
-// After the launches of span i (a span begun but never ended, as on an
-// error path, is overwritten by the next one).
-void span_end(cuda_be *c, int i, const char *name, const char *family, int layer, double flops, double bytes) {
-    gpu_prof *p = &c->prof;
-    if (i < 0 || p->err != cudaSuccess) return;
-    p->err = cudaEventRecord(p->ev[2 * i + 1], c->stream);
-    if (p->err != cudaSuccess) return;
-    gpu_span sp = {name, family, layer, flops, bytes};
-    p->span[i] = sp;
-    p->n = i + 1;
-}
-
 // Where the host has just synchronised the stream.  A profiling failure
 // ends the run like any CUDA error (it means the device is in trouble).
 int flush_spans(cuda_be *c) {
-    gpu_prof *p = &c->prof;
-    cudaError_t e = p->err;
-    if (e == cudaSuccess && p->n) e = prof_convert(p);
-    if (e == cudaSuccess) return 0;
-    p->trace = NULL;
-    p->err = cudaSuccess;
-    p->n = 0;
-    return cuda_fail(e, "--profile: timing GPU kernels");
+    cudaError_t e = sq_cu_prof_flush(&c->prof);
+    return e == cudaSuccess ? 0 : cuda_fail(e, "--profile: timing GPU kernels");
 }
 
 // FLOPs of a matmul [N, K] x [K, M] (forward; its backward does dX and dW,
@@ -305,23 +189,6 @@ int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-int check_batch(const cuda_be *c, const sq_batch *b) {
-    const sq_bert_config *cfg = &c->model->cfg;
-    if (b->B < 1 || b->B > c->max_B || b->T < 1 || b->T > c->max_T)
-        return sq_err("batch %d x %d exceeds the %d x %d the backend was sized for", b->B, b->T, c->max_B, c->max_T);
-    if (b->T > cfg->max_position)
-        return sq_err("sequence length %d exceeds max_position_embeddings %d", b->T, cfg->max_position);
-    for (int i = 0; i < b->B; i++)
-        if (b->len[i] < 1 || b->len[i] > b->T) return sq_err("row %d: length %d outside [1, %d]", i, b->len[i], b->T);
-    for (size_t i = 0; i < (size_t)b->B * b->T; i++) {
-        if (b->ids[i] < 0 || b->ids[i] >= cfg->vocab_size)
-            return sq_err("token id %d outside the vocabulary (%d)", b->ids[i], cfg->vocab_size);
-        if (b->types[i] < 0 || b->types[i] >= cfg->type_vocab)
-            return sq_err("token type %d outside [0, %d)", b->types[i], cfg->type_vocab);
-    }
-    return 0;
-}
-
 // Packs the batch into the staging block and starts its copy.
 int stage_batch(cuda_be *c, const sq_batch *b) {
     CU(cudaEventSynchronize(c->staged), "staging a batch"); // the previous copy has left the host block
@@ -377,9 +244,9 @@ int stage_batch(cuda_be *c, const sq_batch *b) {
         h->wpe_off[longest] = j;
         c->n_wpe_segs = longest;
     }
-    int sp = span_begin(c);
-    CU(cudaMemcpyAsync(c->dev_block, c->host_block, h->bytes, cudaMemcpyHostToDevice, c->stream), "staging a batch");
-    span_end(c, sp, "batch to device", "copy", -1, 0, (double)h->bytes);
+    PROFILE_SPAN(&c->prof, "batch to device", "copy", -1, 0, (double)h->bytes)
+        CU(cudaMemcpyAsync(c->dev_block, c->host_block, h->bytes, cudaMemcpyHostToDevice, c->stream),
+           "staging a batch");
     CU(cudaEventRecord(c->staged, c->stream), "staging a batch");
     sq_cu_tokens tk = {B, T, n, longest, c->dev.cu, c->dev.len, c->dev.row, c->dev.pos, c->dev.ids, c->dev.types,
                        c->dev.sample, b->seed, b->step};
@@ -413,10 +280,26 @@ int launched(const char *what) {
 
 bool attn_dropout_on(const cuda_be *c) { return c->model->grads && c->model->cfg.attention_dropout > 0; }
 
+// An empty micro-batch (core/batch.h): nothing to compute, loss 0; its
+// backward still calls the hook for every layer.
+int empty_batch(cuda_be *c, const sq_batch *b, double *loss) {
+    sq_cu_tokens tk = {0, b->T, 0, 0, c->dev.cu, c->dev.len, c->dev.row, c->dev.pos, c->dev.ids, c->dev.types,
+                       c->dev.sample, b->seed, b->step};
+    c->tk = tk;
+    c->attn_len2 = 0;
+    c->last_B = 0;
+    c->last_T = b->T;
+    c->have_batch = true;
+    if (loss) *loss = 0;
+    return 0;
+}
+
 int cu_forward(sq_backend *be, const sq_batch *b, bool train, double *loss) {
     cuda_be *c = (cuda_be *)be->impl;
     const sq_bert_config *cfg = &c->model->cfg;
-    if (check_batch(c, b) || stage_batch(c, b)) return -1;
+    if (sq_batch_check(b, cfg, c->max_B, c->max_T)) return -1;
+    if (!b->B) return empty_batch(c, b, loss);
+    if (stage_batch(c, b)) return -1;
     const sq_cu_tokens *tk = &c->tk;
     int N = tk->n, C = cfg->hidden, I = cfg->intermediate, NH = cfg->heads, P = cfg->max_position, bf = c->bf16;
     float eps = (float)cfg->layer_norm_eps;
@@ -428,69 +311,60 @@ int cu_forward(sq_backend *be, const sq_batch *b, bool train, double *loss) {
     // Spans: FLOPs on the tokens computed for matmuls, on real tokens for
     // attention (4 len^2 hs per head and row: QK^T and PV); bytes for the
     // memory-bound kernels (io_bytes).
-    int sp = span_begin(c);
-    cuda_embedding_forward(c->x0, tk, W->wte, W->wpe, W->wtt, C, s);
-    span_end(c, sp, "embedding", "embedding", -1, 0, io_bytes(c, N, C, 4, 0)); // 3 rows read, 1 written
-    sp = span_begin(c);
-    cuda_layernorm_forward(c->h0, c->emean, c->erstd, NULL, c->x0, NULL, W->lnew, W->lneb, tk, none,
-                           drop(hp, train, -1, SQ_DROP_EMB), C, eps, s);
-    span_end(c, sp, "embedding layernorm", "layernorm", -1, 0, io_bytes(c, N, C, 2, 1));
+    PROFILE_SPAN(&c->prof, "embedding", "embedding", -1, 0, io_bytes(c, N, C, 4, 0)) // 3 rows read, 1 written
+        cuda_embedding_forward(c->x0, tk, W->wte, W->wpe, W->wtt, C, s);
+    PROFILE_SPAN(&c->prof, "embedding layernorm", "layernorm", -1, 0, io_bytes(c, N, C, 2, 1))
+        cuda_layernorm_forward(c->h0, c->emean, c->erstd, NULL, c->x0, NULL, W->lnew, W->lneb, tk, none,
+                               drop(hp, train, -1, SQ_DROP_EMB), C, eps, s);
     sq_cu_act x = c->h0;
     for (int l = 0; l < cfg->layers; l++) {
         layer_acts *a = &c->la[l];
         sq_layer_params *w = &W->layer[l];
-        sp = span_begin(c);
-        if (cuda_matmul_forward(c->blas, a->q, x, wt(c, w->qw), w->qb, N, C, C, bf, s) ||
-            cuda_matmul_forward(c->blas, a->k, x, wt(c, w->kw), w->kb, N, C, C, bf, s) ||
-            cuda_matmul_forward(c->blas, a->v, x, wt(c, w->vw), w->vb, N, C, C, bf, s))
-            return sq_err_ctx("layer %d attention", l);
-        span_end(c, sp, "qkv", "matmul", l, 3 * mm_flops(N, C, C), 0);
-        sp = span_begin(c);
-        sq_cu_drop ad = drop(ap, train && attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS);
-        if (ad.p > 0 && a->mask) {
-            cuda_attention_mask(a->mask, tk, ad, P, NH, s);
-            ad.mask = a->mask;
+        PROFILE_SPAN(&c->prof, "qkv", "matmul", l, 3 * mm_flops(N, C, C), 0) {
+            if (cuda_matmul_forward(c->blas, a->q, x, wt(c, w->qw), w->qb, N, C, C, bf, s) ||
+                cuda_matmul_forward(c->blas, a->k, x, wt(c, w->kw), w->kb, N, C, C, bf, s) ||
+                cuda_matmul_forward(c->blas, a->v, x, wt(c, w->vw), w->vb, N, C, C, bf, s))
+                return sq_err_ctx("layer %d attention", l);
         }
-        cuda_attention_forward(a->ctx, a->lse, a->q, a->k, a->v, tk, ad, P, C, NH, c->attn_version, s);
-        span_end(c, sp, "attention", "attention_fwd", l, 4.0 * c->attn_len2 * C, 0);
-        sp = span_begin(c);
-        if (cuda_matmul_forward(c->blas, c->tmp, a->ctx, wt(c, w->aow), w->aob, N, C, C, bf, s))
-            return sq_err_ctx("layer %d attention output", l);
-        span_end(c, sp, "attention output", "matmul", l, mm_flops(N, C, C), 0);
+        PROFILE_SPAN(&c->prof, "attention", "attention_fwd", l, 4.0 * c->attn_len2 * C, 0) {
+            sq_cu_drop ad = drop(ap, train && attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS);
+            if (ad.p > 0 && a->mask) {
+                cuda_attention_mask(a->mask, tk, ad, P, NH, s);
+                ad.mask = a->mask;
+            }
+            cuda_attention_forward(a->ctx, a->lse, a->q, a->k, a->v, tk, ad, P, C, NH, c->attn_version, s);
+        }
+        PROFILE_SPAN(&c->prof, "attention output", "matmul", l, mm_flops(N, C, C), 0)
+            if (cuda_matmul_forward(c->blas, c->tmp, a->ctx, wt(c, w->aow), w->aob, N, C, C, bf, s))
+                return sq_err_ctx("layer %d attention output", l);
         // inference keeps no residual sums: r is written over the branch output
-        sp = span_begin(c);
-        cuda_layernorm_forward(a->h1, a->mean1, a->rstd1, a->r1 ? a->r1 : c->tmp, c->tmp, x.f, w->ln1w, w->ln1b, tk,
-                               drop(hp, train, l, SQ_DROP_ATTN_OUT), none, C, eps, s);
-        span_end(c, sp, "attention layernorm", "layernorm", l, 0, io_bytes(c, N, C, 4, 1));
-        sp = span_begin(c);
-        if (cuda_matmul_forward(c->blas, a->f, a->h1, wt(c, w->iw), w->ib, N, C, I, bf, s))
-            return sq_err_ctx("layer %d intermediate", l);
-        span_end(c, sp, "intermediate", "matmul", l, mm_flops(N, C, I), 0);
-        sp = span_begin(c);
-        cuda_gelu_forward(a->g, a->f, (size_t)N * I, s);
-        span_end(c, sp, "gelu", "gelu", l, 0, io_bytes(c, N, I, bf ? 1 : 2, 1));
-        sp = span_begin(c);
-        if (cuda_matmul_forward(c->blas, c->tmp, a->g, wt(c, w->ow), w->ob, N, I, C, bf, s))
-            return sq_err_ctx("layer %d output", l);
-        span_end(c, sp, "output", "matmul", l, mm_flops(N, I, C), 0);
-        sp = span_begin(c);
-        cuda_layernorm_forward(a->h2, a->mean2, a->rstd2, a->r2 ? a->r2 : c->tmp, c->tmp, a->h1.f, w->ln2w, w->ln2b,
-                               tk, drop(hp, train, l, SQ_DROP_FFN_OUT), none, C, eps, s);
-        span_end(c, sp, "output layernorm", "layernorm", l, 0, io_bytes(c, N, C, 4, 1));
+        PROFILE_SPAN(&c->prof, "attention layernorm", "layernorm", l, 0, io_bytes(c, N, C, 4, 1))
+            cuda_layernorm_forward(a->h1, a->mean1, a->rstd1, a->r1 ? a->r1 : c->tmp, c->tmp, x.f, w->ln1w, w->ln1b, tk,
+                                   drop(hp, train, l, SQ_DROP_ATTN_OUT), none, C, eps, s);
+        PROFILE_SPAN(&c->prof, "intermediate", "matmul", l, mm_flops(N, C, I), 0)
+            if (cuda_matmul_forward(c->blas, a->f, a->h1, wt(c, w->iw), w->ib, N, C, I, bf, s))
+                return sq_err_ctx("layer %d intermediate", l);
+        PROFILE_SPAN(&c->prof, "gelu", "gelu", l, 0, io_bytes(c, N, I, bf ? 1 : 2, 1))
+            cuda_gelu_forward(a->g, a->f, (size_t)N * I, s);
+        PROFILE_SPAN(&c->prof, "output", "matmul", l, mm_flops(N, I, C), 0)
+            if (cuda_matmul_forward(c->blas, c->tmp, a->g, wt(c, w->ow), w->ob, N, I, C, bf, s))
+                return sq_err_ctx("layer %d output", l);
+        PROFILE_SPAN(&c->prof, "output layernorm", "layernorm", l, 0, io_bytes(c, N, C, 4, 1))
+            cuda_layernorm_forward(a->h2, a->mean2, a->rstd2, a->r2 ? a->r2 : c->tmp, c->tmp, a->h1.f, w->ln2w, w->ln2b,
+                                   tk, drop(hp, train, l, SQ_DROP_FFN_OUT), none, C, eps, s);
         x = a->h2;
         if (launched("forward")) return sq_err_ctx("layer %d", l);
     }
     // The QA head in fp32 (2 outputs: nothing to gain from bf16).
-    sp = span_begin(c);
-    if (cuda_matmul_forward(c->blas, c->logits2, fonly(x.f), fonly(W->qaw), W->qab, N, C, 2, 0, s))
-        return sq_err_ctx("qa_outputs");
-    span_end(c, sp, "qa_outputs", "matmul", -1, mm_flops(N, C, 2), 0);
-    sp = span_begin(c);
-    cuda_qa_split_logits(c->start, c->end, c->logits2, tk, b->hf_padded_logits, s);
-    if (loss)
-        cuda_qa_loss_forward_backward(c->dlogits2, c->loss_rows, c->start, c->end, c->dev.spos, c->dev.epos, tk,
-                                      b->hf_padded_logits, b->n_start, b->n_end, s);
-    span_end(c, sp, "qa_loss", "qa_loss", -1, 0, 0);
+    PROFILE_SPAN(&c->prof, "qa_outputs", "matmul", -1, mm_flops(N, C, 2), 0)
+        if (cuda_matmul_forward(c->blas, c->logits2, fonly(x.f), fonly(W->qaw), W->qab, N, C, 2, 0, s))
+            return sq_err_ctx("qa_outputs");
+    PROFILE_SPAN(&c->prof, "qa_loss", "qa_loss", -1, 0, 0) {
+        cuda_qa_split_logits(c->start, c->end, c->logits2, tk, b->hf_padded_logits, s);
+        if (loss)
+            cuda_qa_loss_forward_backward(c->dlogits2, c->loss_rows, c->start, c->end, c->dev.spos, c->dev.epos, tk,
+                                          b->hf_padded_logits, b->n_start, b->n_end, s);
+    }
     if (!loss) return launched("forward");
     CU(cudaMemcpyAsync(c->host_loss, c->loss_rows, 2 * (size_t)b->B * sizeof(double), cudaMemcpyDeviceToHost, s),
        "forward");
@@ -518,8 +392,7 @@ int ready(cuda_be *c, const sq_grad_hook *h, int layer) {
     if (flush_spans(c)) return -1;
     size_t lo, hi;
     sq_model_layer_range(c->model, layer, &lo, &hi);
-    h->ready(h->ctx, layer, lo, hi);
-    return 0;
+    return h->ready(h->ctx, layer, lo, hi);
 }
 
 int cu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *hook) {
@@ -527,6 +400,11 @@ int cu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *hook) {
     const sq_bert_config *cfg = &c->model->cfg;
     if (!c->model->grads) return sq_err("backward on a model loaded for inference");
     if (!c->have_batch || b->B != c->last_B || b->T != c->last_T) return sq_err("backward without its forward");
+    if (!b->B) { // nothing to add, but every layer's hook still fires
+        for (int l = cfg->layers; l >= -1; l--)
+            if (ready(c, hook, l)) return -1;
+        return 0;
+    }
     const sq_cu_tokens *tk = &c->tk;
     int N = tk->n, C = cfg->hidden, I = cfg->intermediate, NH = cfg->heads, P = cfg->max_position, L = cfg->layers;
     int bf = c->bf16;
@@ -538,77 +416,72 @@ int cu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *hook) {
     sq_cu_act top = L ? c->la[L - 1].h2 : c->h0;
 
     // qa_outputs.bias, the last LayerNorm's bias and the key biases keep a
-    // zero gradient, as train/cpu_backend.c explains.  Span FLOPs: a matmul's
+    // zero gradient, as train/cpu/cpu_backend.c explains.  Span FLOPs: a matmul's
     // dX and dW (its bias gradient rides in the span), and for attention
     // 10 len^2 hs per head and row on real tokens, 2.5x the forward: S
     // recomputed, dP, dV, dQ, dK: the algorithm's count, so a kernel that
     // recomputes more, as two-pass ones do, shows less than it executes.
-    int sp = span_begin(c);
-    if (cuda_matmul_backward(c->blas, c->dres, G->qaw, NULL, fonly(c->dlogits2), fonly(top.f), fonly(W->qaw), N, C, 2,
-                             0, 0, c->partial, s))
-        return sq_err_ctx("qa_outputs backward");
-    span_end(c, sp, "qa_outputs", "matmul_bwd", -1, 2 * mm_flops(N, C, 2), 0);
+    PROFILE_SPAN(&c->prof, "qa_outputs", "matmul_bwd", -1, 2 * mm_flops(N, C, 2), 0)
+        if (cuda_matmul_backward(c->blas, c->dres, G->qaw, NULL, fonly(c->dlogits2), fonly(top.f), fonly(W->qaw), N, C,
+                                 2, 0, 0, c->partial, s))
+            return sq_err_ctx("qa_outputs backward");
     if (ready(c, hook, L)) return -1;
     for (int l = L - 1; l >= 0; l--) {
         layer_acts *a = &c->la[l];
         sq_layer_params *w = &W->layer[l], *g = &G->layer[l];
         sq_cu_act x = l ? c->la[l - 1].h2 : c->h0;
         // output LayerNorm, FFN branch and its residual
-        sp = span_begin(c);
-        cuda_layernorm_backward(c->dh1, c->dy, g->ln2w, l == L - 1 ? NULL : g->ln2b, c->dres, a->r2, w->ln2w, a->mean2,
-                                a->rstd2, tk, drop(hp, true, l, SQ_DROP_FFN_OUT), none, c->partial, C, s);
-        span_end(c, sp, "output layernorm", "layernorm_bwd", l, 0, io_bytes(c, N, C, 4, 1));
-        sp = span_begin(c);
-        if (cuda_matmul_backward(c->blas, c->dI.f, g->ow, g->ob, c->dy, a->g, wt(c, w->ow), N, I, C, 0, bf, c->partial,
-                                 s))
-            return sq_err_ctx("layer %d output backward", l);
-        span_end(c, sp, "output", "matmul_bwd", l, 2 * mm_flops(N, I, C), 0);
-        sp = span_begin(c);
-        cuda_gelu_backward(c->dI, a->f, c->dI.f, (size_t)N * I, s);
-        span_end(c, sp, "gelu", "gelu_bwd", l, 0, io_bytes(c, N, I, 3, 1));
-        sp = span_begin(c);
-        if (cuda_matmul_backward(c->blas, c->dh1, g->iw, g->ib, c->dI, a->h1, wt(c, w->iw), N, C, I, 1, bf, c->partial,
-                                 s))
-            return sq_err_ctx("layer %d intermediate backward", l);
-        span_end(c, sp, "intermediate", "matmul_bwd", l, 2 * mm_flops(N, C, I), 0);
+        PROFILE_SPAN(&c->prof, "output layernorm", "layernorm_bwd", l, 0, io_bytes(c, N, C, 4, 1))
+            cuda_layernorm_backward(c->dh1, c->dy, g->ln2w, l == L - 1 ? NULL : g->ln2b, c->dres, a->r2, w->ln2w,
+                                    a->mean2, a->rstd2, tk, drop(hp, true, l, SQ_DROP_FFN_OUT), none, c->partial, C, s);
+        PROFILE_SPAN(&c->prof, "output", "matmul_bwd", l, 2 * mm_flops(N, I, C), 0)
+            if (cuda_matmul_backward(c->blas, c->dI.f, g->ow, g->ob, c->dy, a->g, wt(c, w->ow), N, I, C, 0, bf,
+                                     c->partial, s))
+                return sq_err_ctx("layer %d output backward", l);
+        PROFILE_SPAN(&c->prof, "gelu", "gelu_bwd", l, 0, io_bytes(c, N, I, 3, 1))
+            cuda_gelu_backward(c->dI, a->f, c->dI.f, (size_t)N * I, s);
+        PROFILE_SPAN(&c->prof, "intermediate", "matmul_bwd", l, 2 * mm_flops(N, C, I), 0)
+            if (cuda_matmul_backward(c->blas, c->dh1, g->iw, g->ib, c->dI, a->h1, wt(c, w->iw), N, C, I, 1, bf,
+                                     c->partial, s))
+                return sq_err_ctx("layer %d intermediate backward", l);
         // attention output LayerNorm, attention branch and its residual
-        sp = span_begin(c);
-        cuda_layernorm_backward(c->dres, c->dy, g->ln1w, g->ln1b, c->dh1, a->r1, w->ln1w, a->mean1, a->rstd1, tk,
-                                drop(hp, true, l, SQ_DROP_ATTN_OUT), none, c->partial, C, s);
-        span_end(c, sp, "attention layernorm", "layernorm_bwd", l, 0, io_bytes(c, N, C, 4, 1));
-        sp = span_begin(c);
-        if (cuda_matmul_backward(c->blas, c->dctx, g->aow, g->aob, c->dy, a->ctx, wt(c, w->aow), N, C, C, 0, bf,
-                                 c->partial, s))
-            return sq_err_ctx("layer %d attention output backward", l);
-        span_end(c, sp, "attention output", "matmul_bwd", l, 2 * mm_flops(N, C, C), 0);
-        sp = span_begin(c);
-        sq_cu_drop ad = drop(ap, attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS);
-        ad.mask = a->mask; // the forward's bits (NULL: drawn again)
-        cuda_attention_backward(c->dq, c->dk, c->dv, c->delta, c->dctx, a->ctx.f, a->q, a->k, a->v, a->lse, tk,
-                                ad, P, C, NH, c->attn_version, s);
-        span_end(c, sp, "attention", "attention_bwd", l, 10.0 * c->attn_len2 * C, 0);
-        sp = span_begin(c);
-        if (cuda_matmul_backward(c->blas, c->dres, g->qw, g->qb, c->dq, x, wt(c, w->qw), N, C, C, 1, bf, c->partial, s) ||
-            cuda_matmul_backward(c->blas, c->dres, g->kw, NULL, c->dk, x, wt(c, w->kw), N, C, C, 1, bf, c->partial, s) ||
-            cuda_matmul_backward(c->blas, c->dres, g->vw, g->vb, c->dv, x, wt(c, w->vw), N, C, C, 1, bf, c->partial, s))
-            return sq_err_ctx("layer %d attention backward", l);
-        span_end(c, sp, "qkv", "matmul_bwd", l, 3 * 2 * mm_flops(N, C, C), 0);
+        PROFILE_SPAN(&c->prof, "attention layernorm", "layernorm_bwd", l, 0, io_bytes(c, N, C, 4, 1))
+            cuda_layernorm_backward(c->dres, c->dy, g->ln1w, g->ln1b, c->dh1, a->r1, w->ln1w, a->mean1, a->rstd1, tk,
+                                    drop(hp, true, l, SQ_DROP_ATTN_OUT), none, c->partial, C, s);
+        PROFILE_SPAN(&c->prof, "attention output", "matmul_bwd", l, 2 * mm_flops(N, C, C), 0)
+            if (cuda_matmul_backward(c->blas, c->dctx, g->aow, g->aob, c->dy, a->ctx, wt(c, w->aow), N, C, C, 0, bf,
+                                     c->partial, s))
+                return sq_err_ctx("layer %d attention output backward", l);
+        PROFILE_SPAN(&c->prof, "attention", "attention_bwd", l, 10.0 * c->attn_len2 * C, 0) {
+            sq_cu_drop ad = drop(ap, attn_dropout_on(c), l, SQ_DROP_ATTN_PROBS);
+            ad.mask = a->mask; // the forward's bits (NULL: drawn again)
+            cuda_attention_backward(c->dq, c->dk, c->dv, c->delta, c->dctx, a->ctx.f, a->q, a->k, a->v, a->lse, tk, ad,
+                                    P, C, NH, c->attn_version, s);
+        }
+        PROFILE_SPAN(&c->prof, "qkv", "matmul_bwd", l, 3 * 2 * mm_flops(N, C, C), 0) {
+            if (cuda_matmul_backward(c->blas, c->dres, g->qw, g->qb, c->dq, x, wt(c, w->qw), N, C, C, 1, bf, c->partial,
+                                     s) ||
+                cuda_matmul_backward(c->blas, c->dres, g->kw, NULL, c->dk, x, wt(c, w->kw), N, C, C, 1, bf, c->partial,
+                                     s) ||
+                cuda_matmul_backward(c->blas, c->dres, g->vw, g->vb, c->dv, x, wt(c, w->vw), N, C, C, 1, bf, c->partial,
+                                     s))
+                return sq_err_ctx("layer %d attention backward", l);
+        }
         if (launched("backward")) return sq_err_ctx("layer %d", l);
         if (ready(c, hook, l)) return -1;
     }
     // embeddings: dropout, LayerNorm, then the three tables
-    sp = span_begin(c);
-    cuda_layernorm_backward(c->dh1, no_act, G->lnew, G->lneb, c->dres, c->x0, W->lnew, c->emean, c->erstd, tk, none,
-                            drop(hp, true, -1, SQ_DROP_EMB), c->partial, C, s);
-    span_end(c, sp, "embedding layernorm", "layernorm_bwd", -1, 0, io_bytes(c, N, C, 3, 0));
-    sp = span_begin(c);
-    const staging *d = &c->dev;
-    cuda_embedding_backward_rows(G->wte, c->dh1, d->wte_row, d->wte_off, d->wte_tok, c->n_wte_segs, C, s);
-    cuda_embedding_backward_rows(G->wpe, c->dh1, d->wpe_row, d->wpe_off, d->wpe_tok, c->n_wpe_segs, C, s);
-    for (int t = 0; t < cfg->type_vocab; t++)
-        cuda_colsum(G->wtt + (size_t)t * C, c->dh1, tk->types, t, c->partial, N, C, s);
-    // dh1 read once per table and token type (the table rows written are few)
-    span_end(c, sp, "embedding", "embedding_bwd", -1, 0, io_bytes(c, N, C, 2 + cfg->type_vocab, 0));
+    PROFILE_SPAN(&c->prof, "embedding layernorm", "layernorm_bwd", -1, 0, io_bytes(c, N, C, 3, 0))
+        cuda_layernorm_backward(c->dh1, no_act, G->lnew, G->lneb, c->dres, c->x0, W->lnew, c->emean, c->erstd, tk, none,
+                                drop(hp, true, -1, SQ_DROP_EMB), c->partial, C, s);
+    PROFILE_SPAN(&c->prof, "embedding", "embedding_bwd", -1, 0, io_bytes(c, N, C, 2 + cfg->type_vocab, 0)) {
+        const staging *d = &c->dev;
+        cuda_embedding_backward_rows(G->wte, c->dh1, d->wte_row, d->wte_off, d->wte_tok, c->n_wte_segs, C, s);
+        cuda_embedding_backward_rows(G->wpe, c->dh1, d->wpe_row, d->wpe_off, d->wpe_tok, c->n_wpe_segs, C, s);
+        for (int t = 0; t < cfg->type_vocab; t++)
+            cuda_colsum(G->wtt + (size_t)t * C, c->dh1, tk->types, t, c->partial, N, C, s);
+        // dh1 read once per table and token type (the table rows written are few)
+    }
     if (launched("backward")) return sq_err_ctx("embeddings");
     return ready(c, hook, -1);
 }
@@ -616,9 +489,8 @@ int cu_backward(sq_backend *be, const sq_batch *b, const sq_grad_hook *hook) {
 int cu_zero_grads(sq_backend *be) {
     cuda_be *c = (cuda_be *)be->impl;
     if (!c->grads) return sq_err("zero_grads on a model loaded for inference");
-    int sp = span_begin(c);
-    CU(cudaMemsetAsync(c->grads, 0, c->model->n_params * sizeof(float), c->stream), "zero_grads");
-    span_end(c, sp, "zero_grads", "memset", -1, 0, io_bytes(c, c->model->n_params, 1, 1, 0));
+    PROFILE_SPAN(&c->prof, "zero_grads", "memset", -1, 0, io_bytes(c, c->model->n_params, 1, 1, 0))
+        CU(cudaMemsetAsync(c->grads, 0, c->model->n_params * sizeof(float), c->stream), "zero_grads");
     return 0;
 }
 
@@ -626,9 +498,8 @@ int cu_grad_sumsq(sq_backend *be, size_t begin, size_t end, double *out) {
     cuda_be *c = (cuda_be *)be->impl;
     if (!c->grads) return sq_err("grad_sumsq on a model loaded for inference");
     if (end > c->model->n_params || begin > end) return sq_err("grad_sumsq: range [%zu, %zu) outside the buffer", begin, end);
-    int sp = span_begin(c);
-    cuda_grad_sumsq(c->sumsq_out, c->sumsq_partial, c->grads, (int64_t)begin, (int64_t)end, c->stream);
-    span_end(c, sp, "grad_norm", "grad_norm", -1, 0, io_bytes(c, end - begin, 1, 1, 0));
+    PROFILE_SPAN(&c->prof, "grad_norm", "grad_norm", -1, 0, io_bytes(c, end - begin, 1, 1, 0))
+        cuda_grad_sumsq(c->sumsq_out, c->sumsq_partial, c->grads, (int64_t)begin, (int64_t)end, c->stream);
     CU(cudaMemcpyAsync(c->host_loss, c->sumsq_out, sizeof(double), cudaMemcpyDeviceToHost, c->stream), "grad_sumsq");
     CU(cudaStreamSynchronize(c->stream), "grad_sumsq");
     if (flush_spans(c)) return -1;
@@ -641,16 +512,15 @@ int cu_adamw(sq_backend *be, const sq_adamw_args *a, size_t begin, size_t end) {
     if (!c->grads) return sq_err("adamw on a model loaded for inference");
     if (end > c->model->n_params || begin > end) return sq_err("adamw: range [%zu, %zu) outside the buffer", begin, end);
     sq_cu_adamw_args ca = {a->lr, a->beta1, a->beta2, a->eps, a->weight_decay, a->grad_scale, a->t};
-    int sp = span_begin(c);
-    cuda_adamw_update(c->params, (sq_bf16 *)c->p16, c->grads, c->m, c->v, c->chunk_lo, c->chunk_hi, c->chunk_decay,
-                      c->n_chunks, (int64_t)begin, (int64_t)end, &ca, c->stream);
     // p, g, m, v read; p, m, v and the bf16 shadow written
-    span_end(c, sp, "adamw", "adamw", -1, 0, io_bytes(c, end - begin, 1, 7, 1));
+    PROFILE_SPAN(&c->prof, "adamw", "adamw", -1, 0, io_bytes(c, end - begin, 1, 7, 1))
+        cuda_adamw_update(c->params, (sq_bf16 *)c->p16, c->grads, c->m, c->v, c->chunk_lo, c->chunk_hi, c->chunk_decay,
+                          c->n_chunks, (int64_t)begin, (int64_t)end, &ca, c->stream);
     if (launched("adamw")) return -1;
     // The step's last kernel: while profiling, its spans are read now (the
     // one sync profiling adds), so that each step's spans reach the trace
     // within the step.
-    if (!c->prof.n && c->prof.err == cudaSuccess) return 0;
+    if (!sq_cu_prof_pending(&c->prof)) return 0;
     CU(cudaStreamSynchronize(c->stream), "adamw");
     return flush_spans(c);
 }
@@ -661,20 +531,24 @@ int cu_copy(cuda_be *c, int bufs, bool to_device) {
     float *dev[4] = {c->params, c->grads, c->m, c->v};
     float *host[4] = {m->params, m->grads, m->m, m->v};
     int bit[4] = {SQ_BUF_PARAMS, SQ_BUF_GRADS, SQ_BUF_MOMENTS, SQ_BUF_MOMENTS};
-    int sp = span_begin(c);
+    bool move[4];
     for (int i = 0; i < 4; i++) {
-        if (!(bufs & bit[i]) || !dev[i] || !host[i]) continue;
-        moved += bytes;
-        if (to_device)
-            CU(cudaMemcpyAsync(dev[i], host[i], bytes, cudaMemcpyHostToDevice, c->stream), "push");
-        else
-            CU(cudaMemcpyAsync(host[i], dev[i], bytes, cudaMemcpyDeviceToHost, c->stream), "pull");
+        move[i] = (bufs & bit[i]) && dev[i] && host[i];
+        moved += move[i] ? bytes : 0;
     }
-    if (to_device && (bufs & SQ_BUF_PARAMS) && c->p16) {
-        cuda_to_bf16((sq_bf16 *)c->p16, c->params, m->n_params, c->stream);
-        if (launched("push")) return -1;
+    PROFILE_SPAN(&c->prof, to_device ? "push" : "pull", "copy", -1, 0, (double)moved) {
+        for (int i = 0; i < 4; i++) {
+            if (!move[i]) continue;
+            if (to_device)
+                CU(cudaMemcpyAsync(dev[i], host[i], bytes, cudaMemcpyHostToDevice, c->stream), "push");
+            else
+                CU(cudaMemcpyAsync(host[i], dev[i], bytes, cudaMemcpyDeviceToHost, c->stream), "pull");
+        }
+        if (to_device && (bufs & SQ_BUF_PARAMS) && c->p16) {
+            cuda_to_bf16((sq_bf16 *)c->p16, c->params, m->n_params, c->stream);
+            if (launched("push")) return -1;
+        }
     }
-    span_end(c, sp, to_device ? "push" : "pull", "copy", -1, 0, (double)moved);
     CU(cudaStreamSynchronize(c->stream), to_device ? "push" : "pull");
     return flush_spans(c);
 }
@@ -682,7 +556,7 @@ int cu_copy(cuda_be *c, int bufs, bool to_device) {
 int cu_pull(sq_backend *be, int bufs) { return cu_copy((cuda_be *)be->impl, bufs, false); }
 int cu_push(sq_backend *be, int bufs) { return cu_copy((cuda_be *)be->impl, bufs, true); }
 
-// The device buffers the nccl layer moves in place (model.h: buffer, stream
+// The device buffers the nccl layer moves in place (core/backend.h: buffer, stream
 // and params_changed are its contract with this backend).
 float *cu_buffer(sq_backend *be, int buf) {
     cuda_be *c = (cuda_be *)be->impl;
@@ -699,16 +573,15 @@ int cu_params_changed(sq_backend *be, size_t begin, size_t end) {
     if (end > c->model->n_params || begin > end)
         return sq_err("params_changed: range [%zu, %zu) outside the buffer", begin, end);
     if (!c->p16 || begin == end) return 0;
-    int sp = span_begin(c);
-    cuda_to_bf16((sq_bf16 *)(c->p16 + begin), c->params + begin, end - begin, c->stream);
-    span_end(c, sp, "bf16 shadow", "copy", -1, 0, 6.0 * (double)(end - begin));
+    PROFILE_SPAN(&c->prof, "bf16 shadow", "copy", -1, 0, 6.0 * (double)(end - begin))
+        cuda_to_bf16((sq_bf16 *)(c->p16 + begin), c->params + begin, end - begin, c->stream);
     return launched("params_changed");
 }
 
 // Spans still pending go to the trace they were recorded for.
 int cu_set_trace(sq_backend *be, sq_trace *t) {
     cuda_be *c = (cuda_be *)be->impl;
-    if (c->prof.n || c->prof.err != cudaSuccess) {
+    if (sq_cu_prof_pending(&c->prof)) {
         CU(cudaStreamSynchronize(c->stream), "--profile");
         if (flush_spans(c)) return -1;
     }
@@ -735,7 +608,7 @@ void cu_free(sq_backend *be) {
         cudaFreeHost(c->host_block);
         cudaFreeHost(c->host_loss);
         if (c->staged) cudaEventDestroy(c->staged);
-        prof_free(&c->prof);
+        sq_cu_prof_free(&c->prof);
         if (c->stream) cudaStreamDestroy(c->stream);
         sq_param_ptrs_free(&c->P);
         sq_param_ptrs_free(&c->G);
@@ -838,6 +711,8 @@ int setup(cuda_be *c) {
     if (c->max_N > (size_t)INT32_MAX / (size_t)(cfg->intermediate > cfg->hidden ? cfg->intermediate : cfg->hidden))
         return sq_err("--device cuda: batch %d x %d is too large", c->max_B, c->max_T);
     CU(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "--device cuda");
+    c->prof.stream = c->stream;
+    c->prof.cap = 16 * (cfg->layers + 2); // a layer has at most 10 spans in a pass; a full pool drains early
     CU(cudaEventCreateWithFlags(&c->staged, cudaEventDisableTiming), "--device cuda");
     if (cuda_blas_new(32u << 20, &c->blas)) return sq_err_ctx("--device cuda");
     c->bytes_allocated += 32u << 20;

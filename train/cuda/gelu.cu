@@ -1,5 +1,5 @@
-// Elementwise kernels: exact erf GELU (HF "gelu"; cuBLASLt's GELU epilogue is
-// the tanh approximation, so it is not used), bf16 casts and a bias add.
+// Exact erf GELU (HF "gelu"; cuBLASLt's GELU epilogue is the tanh
+// approximation, so it is not used): train/cpu/gelu.c's twin.
 #include "common.cuh"
 
 namespace {
@@ -19,16 +19,6 @@ __global__ void gelu_backward_kernel(sq_cu_act din, const float *in, const float
     store_act(din, i, dout[i] * (cdf + x * 0.3989422804014327f * expf(-0.5f * x * x)));
 }
 
-__global__ void to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) dst[i] = __float2bfloat16_rn(src[i]);
-}
-
-__global__ void add_bias_kernel(float *out, const float *b, int N, int OC) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < (size_t)N * OC) out[i] += b[i % OC];
-}
-
 } // namespace
 
 extern "C" void cuda_gelu_forward(sq_cu_act out, const float *in, size_t n, cudaStream_t s) {
@@ -37,13 +27,4 @@ extern "C" void cuda_gelu_forward(sq_cu_act out, const float *in, size_t n, cuda
 
 extern "C" void cuda_gelu_backward(sq_cu_act din, const float *in, const float *dout, size_t n, cudaStream_t s) {
     if (n) gelu_backward_kernel<<<sq_cdiv((long long)n, 256), 256, 0, s>>>(din, in, dout, n);
-}
-
-extern "C" void cuda_to_bf16(sq_bf16 *dst, const float *src, size_t n, cudaStream_t s) {
-    if (n) to_bf16_kernel<<<sq_cdiv((long long)n, 256), 256, 0, s>>>(reinterpret_cast<__nv_bfloat16 *>(dst), src, n);
-}
-
-extern "C" void cuda_add_bias(float *out, const float *b, int N, int OC, cudaStream_t s) {
-    size_t n = (size_t)N * OC;
-    if (n) add_bias_kernel<<<sq_cdiv((long long)n, 256), 256, 0, s>>>(out, b, N, OC);
 }

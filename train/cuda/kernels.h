@@ -1,5 +1,5 @@
 /* The CUDA layers of BERT behind a plain C interface: the CPU functions of
- * train/layers.h with a cuda_ prefix, the same argument order, device
+ * train/cpu/layers.h with a cuda_ prefix, the same argument order, device
  * pointers, and the batch as packed tokens (sq_cu_tokens) instead of B x T.
  * Every launcher enqueues on `stream` and returns nothing: the backend checks
  * cudaGetLastError once per phase.  Dimensions must fit in int.
@@ -126,7 +126,7 @@ void cuda_qa_loss_forward_backward(float *dlogits2, double *loss_rows, const flo
                                    const int32_t *spos, const int32_t *epos, const sq_cu_tokens *tk, int hf_padded,
                                    int n_start, int n_end, cudaStream_t s);
 
-/* AdamW (torch semantics, as train/adamw.c) on [begin, end) of the flat
+/* AdamW (torch semantics, as train/cpu/adamw.c) on [begin, end) of the flat
  * buffer, over host-prepared chunks that never straddle a tensor
  * (chunk_lo/hi/decay [n_chunks]); p16 (may be NULL) gets the bf16 copy. */
 typedef struct {

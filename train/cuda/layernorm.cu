@@ -1,7 +1,7 @@
 // The fused residual LayerNorm of BERT (BertSelfOutput / BertOutput:
 // LayerNorm(dropout(dense(x)) + input_tensor); BertEmbeddings:
 // dropout(LayerNorm(x))), one warp per token.  Row statistics in double and
-// the output rounded as train/layernorm.c does, so fp32 matches the CPU to a
+// the output rounded as train/cpu/layernorm.c does, so fp32 matches the CPU to a
 // few ulps.  Parameter gradients are column sums reduced in a fixed order
 // (no atomics): the same bits on every run.  cuda_colsum, the same reduction
 // for bias gradients and token types, lives here too.

@@ -49,6 +49,11 @@ struct sq_cu_blas {
 
 namespace {
 
+__global__ void add_bias_kernel(float *out, const float *b, int N, int OC) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < (size_t)N * OC) out[i] += b[i % OC];
+}
+
 uint32_t alignment(const void *p) {
     uintptr_t a = (uintptr_t)p;
     uint32_t r = 256;
@@ -271,4 +276,9 @@ extern "C" int cuda_matmul_backward(sq_cu_blas *h, float *din, float *dw, float 
     if (gemm(h, bf16, dw, C, pick(in, bf16), C, false, pick(dout, bf16), OC, true, C, OC, N, 1.0f, NULL, s)) return -1;
     if (db) cuda_colsum(db, dout.f, NULL, 0, partial, N, OC, s);
     return 0;
+}
+
+extern "C" void cuda_add_bias(float *out, const float *b, int N, int OC, cudaStream_t s) {
+    size_t n = (size_t)N * OC;
+    if (n) add_bias_kernel<<<sq_cdiv((long long)n, 256), 256, 0, s>>>(out, b, N, OC);
 }

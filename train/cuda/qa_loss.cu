@@ -1,5 +1,5 @@
 // BertForQuestionAnswering's head after qa_outputs: start/end logits in the
-// [B, T] layout the trainer reads (-inf where masked, as train/qa_loss.c),
+// [B, T] layout the trainer reads (-inf where masked, as train/cpu/qa_loss.c),
 // and (CE(start)/n_start + CE(end)/n_end) / 2 with its gradient, one block
 // per row and side; log-sum-exp in double as the CPU.
 #include "common.cuh"
