@@ -4,7 +4,7 @@ each strategy (ddp, zero1, zero2, fsdp) from a single-GPU measurement, the
 bytes each strategy moves per step and the link bandwidths.
 
   scaling.py bytes --params P --world W --strategy S [--accum A] [--grad-bytes 4] [--gather-bytes 4]
-      bytes one rank moves per optimizer step: the numbers train/comm*.c count at
+      bytes one rank moves per optimizer step: the numbers train/dist/comm*.c count at
       run time (metrics.jsonl comm_bytes); tests/dist/test_bytes.sh checks that
       they agree.
   scaling.py table [--step-ms T --params P ...] [--json]
@@ -54,7 +54,7 @@ def ring_sharded(world, nbytes):
 
 
 def step_bytes(params, world, strategy, accum=1, grad_bytes=4, gather_bytes=4, control=True):
-    """Bytes one rank moves per optimizer step, as train/comm*.c counts them."""
+    """Bytes one rank moves per optimizer step, as train/dist/comm*.c counts them."""
     if world == 1 or strategy == "single":
         return 0.0
     P = float(params)
