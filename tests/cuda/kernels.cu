@@ -9,7 +9,7 @@
 //   build/tests/cuda/kernels attention [V]    one check (all its versions, or version V)
 //   build/tests/cuda/kernels --sweep [NAME]   timings at B 32 x T 384 (real SQuAD-like lengths)
 //   build/tests/cuda/kernels backend [--bert-base]   CUDA (fp32, bf16, padded, each switch) vs CPU backend
-//   build/tests/cuda/kernels bgrad | device_norm      one candidate switch's kernel-level check
+//   build/tests/cuda/kernels bgrad | device_norm | lt_buckets   one candidate switch's check
 //
 // Tolerances are relative L2 errors per tensor: fp32 kernels 1e-5, bf16
 // matmuls 2e-2; dropout masks must agree exactly (zero patterns).
@@ -477,7 +477,7 @@ struct be_result {
     long fused = 0;
 };
 
-const char *const SWITCHES[] = {"SQ_BGRAD_EPILOGUE", "SQ_MEM_PLAN", "SQ_DEVICE_NORM"};
+const char *const SWITCHES[] = {"SQ_BGRAD_EPILOGUE", "SQ_MEM_PLAN", "SQ_DEVICE_NORM", "SQ_LT_TOKEN_BUCKETS"};
 
 void set_switch(const char *env) {
     for (const char *k : SWITCHES) unsetenv(k);
@@ -731,6 +731,101 @@ void test_device_norm() {
     sq_model_free(m);
 }
 
+// SQ_LT_TOKEN_BUCKETS=1 (cuda_blas_token_buckets): once the top of a token
+// bucket has been met, no other token count of that bucket makes a cuBLASLt
+// heuristic query, in any GEMM of a linear layer -- forward, input gradient,
+// weight gradient (tokens in k), the QA head's shape (2 outputs) included --
+// and the results stay the CPU's; then the same through the backend after
+// its shape warm-up (what make test-gpu section 6 asks of bench).  The
+// default's queries are printed beside, for comparison.
+void test_lt_buckets() {
+    printf("cuBLASLt algorithms by token bucket (SQ_LT_TOKEN_BUCKETS=1)\n");
+    const int C = 96, Ns[] = {512, 300, 401, 257, 511}, OCs[] = {136, 2};
+    long new_queries[2] = {0, 0};
+    for (int on = 0; on < 2; on++) {
+        sq_cu_blas *h;
+        if (cuda_blas_new(32u << 20, &h)) { printf("  %s FAIL\n", sq_errmsg()); failures++; return; }
+        cuda_blas_token_buckets(h, on);
+        double worst = 0;
+        long q1 = 0;
+        for (int i = 0; i < 5; i++) {
+            for (int OC : OCs) {
+                int N = Ns[i];
+                vec x = randv((size_t)N * C), w = randv((size_t)OC * C), dout = randv((size_t)N * OC);
+                vec y((size_t)N * OC), dx((size_t)N * C, 0.0f), dw((size_t)OC * C, 0.0f);
+                matmul_forward(y.data(), x.data(), w.data(), NULL, N, C, OC);
+                matmul_backward(dx.data(), dw.data(), NULL, dout.data(), x.data(), w.data(), N, C, OC);
+                float *gx = dev(x), *gw = dev(w), *gd = dev(dout), *gy = devz((size_t)N * OC);
+                float *gdx = devz((size_t)N * C), *gdw = devz((size_t)OC * C);
+                sq_bf16 *hx = devh((size_t)N * C), *hw = devh((size_t)OC * C), *hd = devh((size_t)N * OC);
+                cuda_to_bf16(hx, gx, (size_t)N * C, 0), cuda_to_bf16(hw, gw, (size_t)OC * C, 0);
+                cuda_to_bf16(hd, gd, (size_t)N * OC, 0);
+                sq_cu_act ax = {gx, hx}, aw = {gw, hw}, ad = {gd, hd};
+                if (cuda_matmul_forward(h, gy, ax, aw, NULL, N, C, OC, 1, 0) ||
+                    cuda_matmul_backward(h, gdx, gdw, NULL, ad, ax, aw, N, C, OC, 0, 1, NULL, 0)) {
+                    printf("  %s FAIL\n", sq_errmsg());
+                    failures++;
+                    cuda_blas_free(h);
+                    return;
+                }
+                worst = fmax(worst, fmax(relerr(y, host(gy, (size_t)N * OC)),
+                                         fmax(relerr(dx, host(gdx, (size_t)N * C)), relerr(dw, host(gdw, (size_t)OC * C)))));
+                for (void *p : {(void *)gx, (void *)gw, (void *)gd, (void *)gy, (void *)gdx, (void *)gdw, (void *)hx,
+                                (void *)hw, (void *)hd})
+                    CK(cudaFree(p));
+            }
+            if (i == 0) q1 = cuda_blas_queries(h);
+        }
+        new_queries[on] = cuda_blas_queries(h) - q1;
+        bool ok = worst <= 2e-2 && (!on || new_queries[on] == 0);
+        printf("  %-40s %ld queries after the bucket's top, rel err %.3g %s\n", on ? "token buckets" : "default (for comparison)",
+               new_queries[on], worst, ok ? "ok" : "FAIL");
+        if (!ok) failures++;
+        cuda_blas_free(h);
+    }
+
+    // the backend: after sq_backend_warm, steps of other token counts query nothing
+    sq_bert_config cfg = {1000, 128, 2, 2, 512, 96, 2, 0, 1e-12, 0.02, 0.1, 0.1};
+    const int B = 4, T = 80;
+    sq_model *m;
+    if (sq_model_new(&cfg, true, &m)) { printf("  %s FAIL\n", sq_errmsg()); failures++; return; }
+    sq_model_init(m, 3);
+    sq_batch b;
+    sq_batch_alloc(&b, B, T);
+    sq_cuda_opts o = {1, 0};
+    sq_cuda_configure(&o);
+    for (int on = 0; on < 2; on++) {
+        set_switch(on ? "SQ_LT_TOKEN_BUCKETS=1" : NULL);
+        sq_backend *be;
+        int shapes = 0;
+        if (sq_backend_cuda_new(m, B, T, &be) || sq_backend_warm(be, B, T, &shapes)) {
+            printf("  %s FAIL\n", sq_errmsg());
+            failures++;
+            continue;
+        }
+        long q0 = sq_cuda_heuristic_queries(be);
+        bool ok = true;
+        for (int k = 0; k < 4 && ok; k++) { // token counts 4 x (29, 49, 69, 75): both buckets, none a top
+            b.B = B, b.T = T, b.seed = 1, b.step = (uint32_t)k, b.n_start = b.n_end = B;
+            for (int r = 0; r < B; r++) {
+                b.len[r] = k == 3 ? 75 - r : 29 + 20 * k + r, b.start[r] = 1, b.end[r] = 2, b.sample[r] = (uint32_t)r;
+                for (int t = 0; t < T; t++) b.ids[r * T + t] = t < b.len[r] ? 1 + (r * 7 + t) % 999 : 0, b.types[r * T + t] = 0;
+            }
+            double loss;
+            ok = !be->zero_grads(be) && !be->forward(be, &b, true, &loss) && !be->backward(be, &b, NULL);
+        }
+        long q = sq_cuda_heuristic_queries(be) - q0;
+        bool pass = ok && (!on || q == 0);
+        printf("  %-40s %d shapes warmed, %ld queries in 4 steps %s\n", on ? "backend, token buckets" : "backend, default",
+               shapes, q, pass ? "ok" : "FAIL");
+        if (!pass) failures++;
+        be->free(be);
+    }
+    set_switch(NULL);
+    sq_batch_free(&b);
+    sq_model_free(m);
+}
+
 int count_hook(void *ctx, int layer, size_t lo, size_t hi) {
     ++*(int *)ctx;
     return 0;
@@ -928,6 +1023,7 @@ int main(int argc, char **argv) {
     if (want("embedding")) test_embedding();
     if (want("backend")) test_backend(bert_base), test_batch_contract();
     if (want("backend") || want("device_norm")) test_device_norm();
+    if (want("matmul") || want("lt_buckets")) test_lt_buckets();
     cuda_blas_free(blas);
     printf("%s: %d failure%s\n", failures ? "FAIL" : "ok", failures, failures == 1 ? "" : "s");
     return failures ? 1 : 0;

@@ -77,7 +77,8 @@ static const char usage[] =
     "docs/cuda.md, \"Switches\"): SQ_BGRAD_EPILOGUE=1 computes bf16 bias gradients in the weight\n"
     "gradients' GEMMs; SQ_MEM_PLAN=1 shares the fp32 LayerNorm outputs as forward scratch;\n"
     "SQ_DEVICE_NORM=1 keeps the loss and the gradient norm on the GPU (read at log steps;\n"
-    "--strategy single only).\n";
+    "--strategy single only); SQ_LT_TOKEN_BUCKETS=1 caches cuBLASLt algorithms by token bucket\n"
+    "in the weight-gradient matmuls too.\n";
 
 typedef struct {
     const char *data, *eval_data, *eval_dataset, *init, *config, *out, *device, *precision;

@@ -16,7 +16,9 @@
 // Candidate versions, off until a GPU run shows them correct and faster
 // (docs/cuda.md, "Switches"): SQ_BGRAD_EPILOGUE=1 (bf16 bias gradients in
 // the weight gradients' GEMMs), SQ_MEM_PLAN=1 (the first row of the memory
-// plan: fp32 LayerNorm outputs as shared forward scratch), SQ_DEVICE_NORM=1.
+// plan: fp32 LayerNorm outputs as shared forward scratch), SQ_DEVICE_NORM=1,
+// SQ_LT_TOKEN_BUCKETS=1 (cuBLASLt algorithms cached by token bucket in the
+// weight gradients' GEMMs too).
 //
 // --profile: while the trace records, CUDA events around each kernel family
 // become spans on the trace's "gpu" track (cuda/profile.h).
@@ -63,6 +65,7 @@ struct cuda_be {
     int attn_version; // 1, or 2 (tensor cores, bf16 only) from SQ_ATTN_VERSION
     int mem_plan;     // SQ_MEM_PLAN: rows of docs/cuda.md's memory plan applied (0 or 1)
     bool bgrad_epi;   // SQ_BGRAD_EPILOGUE=1 (bf16 only)
+    bool lt_tokens;   // SQ_LT_TOKEN_BUCKETS=1
     size_t max_N;
     cudaStream_t stream;
     cudaEvent_t staged; // the last host-to-device copy of the staging block
@@ -878,6 +881,7 @@ extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend
     c->mem_plan = mem_plan_env();
     // fp32 keeps its exact column sums (the CPU's)
     c->bgrad_epi = c->bf16 && env_is("SQ_BGRAD_EPILOGUE", "1");
+    c->lt_tokens = env_is("SQ_LT_TOKEN_BUCKETS", "1");
     if (max_B < 1 || max_T < 1) {
         cu_free(be);
         return sq_err("--device cuda: batch %d x %d", max_B, max_T);
@@ -887,6 +891,7 @@ extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend
         return -1;
     }
     cuda_blas_bgrad_epilogue(c->blas, c->bgrad_epi);
+    cuda_blas_token_buckets(c->blas, c->lt_tokens); // before the first matmul (the warm-up's)
     be->forward = cu_forward;
     be->logits = cu_logits;
     be->backward = cu_backward;
@@ -924,8 +929,9 @@ extern "C" int sq_cuda_get_info(sq_backend *be, sq_cuda_info *out) {
     out->bgrad_fused = fused;
     out->bgrad_summed = summed;
     // the candidate versions in effect (docs/cuda.md, "Switches"), for reports
-    snprintf(out->switches, sizeof out->switches, "%s%s%s", c->bgrad_epi ? "bgrad_epilogue " : "",
-             share_ln_out(c, c->model->grads != NULL) ? "mem_plan=1 " : "", be->deferred ? "device_norm " : "");
+    snprintf(out->switches, sizeof out->switches, "%s%s%s%s", c->bgrad_epi ? "bgrad_epilogue " : "",
+             share_ln_out(c, c->model->grads != NULL) ? "mem_plan=1 " : "", be->deferred ? "device_norm " : "",
+             c->lt_tokens ? "lt_token_buckets " : "");
     size_t k = strlen(out->switches);
     if (k) out->switches[k - 1] = '\0';
     size_t fr = 0, tot = 0;

@@ -34,7 +34,7 @@ typedef struct {
     size_t arena_bytes;      /* the activations and scratch (sq_cuda_plan_bytes) */
     long bgrad_fused, bgrad_summed; /* bias gradients by the GEMM epilogue / by column sums under SQ_BGRAD_EPILOGUE=1 */
     char switches[96];       /* candidate versions in effect, space-separated: bgrad_epilogue, mem_plan=1,
-                                device_norm (docs/cuda.md, "Switches"); "" for the defaults */
+                                device_norm, lt_token_buckets (docs/cuda.md, "Switches"); "" for the defaults */
 } sq_cuda_info;
 
 /* Facts about the device of a backend created by sq_backend_cuda_new. */

@@ -177,6 +177,12 @@ long cuda_blas_queries(const sq_cu_blas *h);
  * GEMM (cuBLASLt's BGRADB epilogue, summing the bf16 dout) instead of
  * column sums of dout.f; fp32 always sums.  Off by default. */
 void cuda_blas_bgrad_epilogue(sq_cu_blas *h, int on);
+/* on != 0: the algorithm cache rounds the token dimension of every GEMM to
+ * its bucket, k in the weight gradients' (whose token count the default
+ * key holds exactly, so that each new count queries the heuristic again).
+ * Off by default (SQ_LT_TOKEN_BUCKETS=1 in the backend); set it before the
+ * first matmul, as the cache's keys depend on it. */
+void cuda_blas_token_buckets(sq_cu_blas *h, int on);
 /* Bias gradients computed so far by the epilogue, and by column sums
  * because cuBLASLt refused the epilogue (with it on). */
 void cuda_blas_bgrad_counts(const sq_cu_blas *h, long *fused, long *summed);

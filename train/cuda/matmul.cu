@@ -31,8 +31,17 @@ extern "C" {
 // accepts it for the real problem.  Entries hang in one list per bucket (a
 // dozen problems each for BERT), and the cache has no size limit: a full
 // one would make the choice depend on the shapes met before.
+//
+// The token count is n in the forward and input-gradient GEMMs but k in the
+// weight gradient's (m = C, n = OC, k = N).  By default the key rounds n and
+// holds k exactly, so each new token count queries the heuristic again for
+// the weight-gradient shapes, and the QA head's (n = 2, rounded to 256) is
+// never cached.  With cuda_blas_token_buckets on (SQ_LT_TOKEN_BUCKETS=1, a
+// candidate) the key rounds the token dimension, wherever it is, and only it.
+enum { TOK_N = 0, TOK_K = 1 };
 struct lt_key {
-    int bf16, m, nb, k, lda, ldb, ldd, ta, tb, epi;
+    int bf16, m, nb, kb, lda, ldb, ldd, ta, tb, epi;
+    int tok; // TOK_N or TOK_K: the dimension rounded to a bucket, the list the entry hangs in
     uint32_t al_a, al_b, al_d;
 };
 // What a GEMM's epilogue does with its vector: nothing, add a bias (forward),
@@ -50,10 +59,11 @@ struct sq_cu_blas {
     cublasLtHandle_t lt;
     void *ws;
     size_t ws_size;
-    lt_entry **bucket; // [n_buckets]: lists by key.nb / LT_BUCKET - 1
+    lt_entry **bucket; // [n_buckets]: lists by list_of(key)
     int n_buckets;
     bool use_cache;
     bool bgrad_epi;  // bf16 bias gradients in the weight gradient's GEMM (BGRADB)
+    bool token_buckets; // round the token dimension of every GEMM, n or k
     long queries;    // heuristic queries so far: a step that makes any met a new shape
     long bgrad_fused, bgrad_summed; // bias gradients by BGRADB, by column sums (bgrad_epi on, refused)
 };
@@ -93,8 +103,10 @@ cublasStatus_t set_epilogue(cublasLtMatmulDesc_t op, int kind, const float *bias
     return cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt);
 }
 
+int list_of(const lt_key *key) { return (key->tok == TOK_K ? key->kb : key->nb) / LT_BUCKET - 1; }
+
 lt_entry *lookup(sq_cu_blas *h, const lt_key *key) {
-    int b = key->nb / LT_BUCKET - 1;
+    int b = list_of(key);
     for (lt_entry *e = b < h->n_buckets ? h->bucket[b] : NULL; e; e = e->next)
         if (!memcmp(&e->key, key, sizeof *key)) return e;
     return NULL;
@@ -102,7 +114,7 @@ lt_entry *lookup(sq_cu_blas *h, const lt_key *key) {
 
 // Links e into its bucket's list; false when the bucket array cannot grow.
 bool link_entry(sq_cu_blas *h, lt_entry *e) {
-    int b = e->key.nb / LT_BUCKET - 1;
+    int b = list_of(&e->key);
     if (b >= h->n_buckets) {
         int n = b + 1 > 2 * h->n_buckets ? b + 1 : 2 * h->n_buckets;
         lt_entry **grown = (lt_entry **)realloc(h->bucket, (size_t)n * sizeof *grown);
@@ -117,29 +129,32 @@ bool link_entry(sq_cu_blas *h, lt_entry *e) {
 }
 
 // Caches an algorithm for the key's bucket: the heuristic is asked again for
-// the bucket's largest n (with the call's descriptor, A layout and
-// preference, which the key determines), so the algorithm suits every n of
-// the bucket (the call's own choice `res` when n is that largest n).  NULL:
-// nothing cached.
+// the bucket's largest token count (nb, kb: with the call's descriptor and
+// preference, which the key determines), so the algorithm suits every count
+// of the bucket (the call's own choice `res` when it is that largest).
+// NULL: nothing cached.
 lt_entry *remember(sq_cu_blas *h, const lt_key *key, int epi, cublasLtMatmulDesc_t op, cublasLtMatrixLayout_t la,
-                   cublasLtMatmulPreference_t pref, int m, int n, int k, bool tb, cudaDataType_t ab,
+                   cublasLtMatmulPreference_t pref, int m, int n, int k, bool ta, bool tb, cudaDataType_t ab,
                    const cublasLtMatmulHeuristicResult_t *res) {
     lt_entry *e = (lt_entry *)calloc(1, sizeof *e);
     if (!e) return NULL;
     e->key = *key;
     e->epi_used = epi;
     e->algo = res->algo;
-    if (key->nb != n) {
-        cublasLtMatrixLayout_t lb2 = NULL, lc2 = NULL;
+    if (key->nb != n || key->kb != k) {
+        cublasLtMatrixLayout_t la2 = NULL, lb2 = NULL, lc2 = NULL;
         cublasLtMatmulHeuristicResult_t r2;
-        int found = 0;
+        int found = 0, nb = key->nb, kb = key->kb;
         h->queries++;
-        bool ok = cublasLtMatrixLayoutCreate(&lb2, ab, tb ? key->nb : k, tb ? k : key->nb, key->ldb) == 0 &&
-                  cublasLtMatrixLayoutCreate(&lc2, CUDA_R_32F, m, key->nb, key->ldd) == 0 &&
-                  cublasLtMatmulAlgoGetHeuristic(h->lt, op, la, lb2, lc2, lc2, pref, 1, &r2, &found) == 0 && found;
+        bool ok = (kb == k || cublasLtMatrixLayoutCreate(&la2, ab, ta ? kb : m, ta ? m : kb, key->lda) == 0) &&
+                  cublasLtMatrixLayoutCreate(&lb2, ab, tb ? nb : kb, tb ? kb : nb, key->ldb) == 0 &&
+                  cublasLtMatrixLayoutCreate(&lc2, CUDA_R_32F, m, nb, key->ldd) == 0 &&
+                  cublasLtMatmulAlgoGetHeuristic(h->lt, op, la2 ? la2 : la, lb2, lc2, lc2, pref, 1, &r2, &found) == 0 &&
+                  found;
         if (ok) e->algo = r2.algo;
         if (lc2) cublasLtMatrixLayoutDestroy(lc2);
         if (lb2) cublasLtMatrixLayoutDestroy(lb2);
+        if (la2) cublasLtMatrixLayoutDestroy(la2);
         if (!ok) {
             free(e);
             return NULL; // not cached: the next call asks the heuristic again
@@ -155,9 +170,10 @@ lt_entry *remember(sq_cu_blas *h, const lt_key *key, int epi, cublasLtMatmulDesc
 // D[m, n] (column-major, ld ldd) = op(A) op(B) + beta D, and the epilogue
 // `epi` on vec: EPI_BIAS adds bias vec[m] (a kernel does when cuBLASLt
 // refuses it); EPI_BGRADB writes vec[n] = sums of op(B) over k, and
-// *epi_done says whether it did (else the caller sums).
+// *epi_done says whether it did (else the caller sums).  tok: which of n, k
+// is the token count (TOK_N, TOK_K).
 int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, bool ta, const void *B, int ldb, bool tb,
-         int m, int n, int k, float beta, int epi, float *vec, int *epi_done, cudaStream_t s) {
+         int m, int n, int k, int tok, float beta, int epi, float *vec, int *epi_done, cudaStream_t s) {
     cudaDataType_t ab = bf16 ? CUDA_R_16BF : CUDA_R_32F;
     cublasLtMatmulDesc_t op = NULL;
     cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
@@ -192,7 +208,10 @@ int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, boo
     LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b));
     LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d, sizeof al_d));
     LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof al_d));
-    key = {bf16, m, (n + LT_BUCKET - 1) / LT_BUCKET * LT_BUCKET, k, lda, ldb, ldd, ta, tb, epi_on, al_a, al_b, al_d};
+    tok = h->token_buckets ? tok : TOK_N;
+    key = {bf16, m, tok == TOK_N ? (n + LT_BUCKET - 1) / LT_BUCKET * LT_BUCKET : n,
+           tok == TOK_K ? (k + LT_BUCKET - 1) / LT_BUCKET * LT_BUCKET : k, lda, ldb, ldd, ta, tb, epi_on, tok,
+           al_a, al_b, al_d};
     hit = h->use_cache ? lookup(h, &key) : NULL;
     if (hit && set_epilogue(op, hit->epi_used, bias) == CUBLAS_STATUS_SUCCESS) {
         cublasLtMatmulHeuristicResult_t chk;
@@ -216,7 +235,7 @@ int gemm(sq_cu_blas *h, int bf16, float *D, int ldd, const void *A, int lda, boo
     // call's shape alone, not of the shapes a process met before (a resumed
     // run must compute what the uninterrupted one did).
     if (found && !hit && h->use_cache &&
-        (hit = remember(h, &key, epi_on, op, la, pref, m, n, k, tb, ab, &res)) != NULL) {
+        (hit = remember(h, &key, epi_on, op, la, pref, m, n, k, ta, tb, ab, &res)) != NULL) {
         cublasLtMatmulHeuristicResult_t chk;
         if (set_epilogue(op, hit->epi_used, bias) == CUBLAS_STATUS_SUCCESS &&
             cublasLtMatmulAlgoCheck(h->lt, op, la, lb, lc, lc, &hit->algo, &chk) == CUBLAS_STATUS_SUCCESS &&
@@ -275,6 +294,8 @@ extern "C" int cuda_blas_bucket(const sq_cu_blas *h) { return h->use_cache ? LT_
 
 extern "C" void cuda_blas_bgrad_epilogue(sq_cu_blas *h, int on) { h->bgrad_epi = on != 0; }
 
+extern "C" void cuda_blas_token_buckets(sq_cu_blas *h, int on) { h->token_buckets = on != 0; }
+
 extern "C" void cuda_blas_bgrad_counts(const sq_cu_blas *h, long *fused, long *summed) {
     *fused = h->bgrad_fused;
     *summed = h->bgrad_summed;
@@ -298,7 +319,7 @@ extern "C" void cuda_blas_free(sq_cu_blas *h) {
 extern "C" int cuda_matmul_forward(sq_cu_blas *h, float *out, sq_cu_act in, sq_cu_act w, const float *b, int N, int C,
                                    int OC, int bf16, cudaStream_t s) {
     if (N < 1) return 0;
-    return gemm(h, bf16, out, OC, pick(w, bf16), C, true, pick(in, bf16), C, false, OC, N, C, 0.0f, EPI_BIAS,
+    return gemm(h, bf16, out, OC, pick(w, bf16), C, true, pick(in, bf16), C, false, OC, N, C, TOK_N, 0.0f, EPI_BIAS,
                 (float *)b, NULL, s);
 }
 
@@ -306,14 +327,14 @@ extern "C" int cuda_matmul_backward(sq_cu_blas *h, float *din, float *dw, float 
                                     sq_cu_act w, int N, int C, int OC, int din_accumulate, int bf16, double *partial,
                                     cudaStream_t s) {
     if (N < 1) return 0;
-    if (din && gemm(h, bf16, din, C, pick(w, bf16), C, false, pick(dout, bf16), OC, false, C, N, OC,
+    if (din && gemm(h, bf16, din, C, pick(w, bf16), C, false, pick(dout, bf16), OC, false, C, N, OC, TOK_N,
                     din_accumulate ? 1.0f : 0.0f, EPI_NONE, NULL, NULL, s))
         return -1;
     // BGRADB's vector: the first OC floats of partial (it holds
     // cuda_colsum_scratch(OC) doubles, 256-byte aligned in the backend).
     bool fuse = db && bf16 && h->bgrad_epi;
     int fused = 0;
-    if (gemm(h, bf16, dw, C, pick(in, bf16), C, false, pick(dout, bf16), OC, true, C, OC, N, 1.0f,
+    if (gemm(h, bf16, dw, C, pick(in, bf16), C, false, pick(dout, bf16), OC, true, C, OC, N, TOK_K, 1.0f,
              fuse ? EPI_BGRADB : EPI_NONE, fuse ? (float *)partial : NULL, &fused, s))
         return -1;
     if (fused) {
