@@ -36,26 +36,30 @@ LIMIT_MIB=${SQ_GPU_CARRY_LIMIT_MIB:-64}
 SCALE=${SQ_GPU_BUDGET_SCALE:-1}
 # a step's budget in whole seconds, scaled (at least 1)
 scaled() { awk -v b="$1" -v s="$SCALE" 'BEGIN { x = b * s; n = int(x); if (n < x) n++; print n < 1 ? 1 : n }'; }
-[ -d "$CARRY/libs" ] && export LD_LIBRARY_PATH="$CARRY/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# on the GPU machine the carried libraries come first (not when preparing
+# them: ldd must find this machine's)
+[ "$DRY" != 1 ] && [ -d "$CARRY/libs" ] && export LD_LIBRARY_PATH="$CARRY/libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 . "$ROOT/tests/cuda/gpu-lib.sh"
 
 # The steps: name, time budget (s), what it checks.  The budgets of PART=all
-# add up to 480 s: the issue's 8 minutes.
+# add up to 480 s, the issue's 8 minutes; they are estimates until a report
+# gives each step's seconds on an H100.
 STEPS_ALL=(
     "env|10|the GPU, the driver, the carried libraries, Python packages and tools"
-    "kernels|50|each kernel and version vs its CPU reference, dropout masks, the backend (fp32, bf16, each switch) vs the CPU backend, batch contract, deferred step numbers"
-    "backend-bert-base|40|the backend vs the CPU backend at BERT-base size, each switch vs the default"
-    "replay-fp32|30|fp32 replay against the HF references (tests/train/fixtures, ../shared/ref)"
-    "curve-bf16-vs-fp32|55|100 SQuAD steps of BERT-base: bf16 loss within 2% of fp32 in windows of 25"
-    "switches-train|30|sq-train with each switch vs the default: SQ_DEVICE_NORM and SQ_MEM_PLAN bit for bit, SQ_BGRAD_EPILOGUE within 2%"
+    "kernels|45|each kernel and version vs its CPU reference, dropout masks, the backend (fp32, bf16, each switch) vs the CPU backend, batch contract, deferred step numbers"
+    "backend-bert-base|35|the backend vs the CPU backend at BERT-base size, each switch vs the default"
+    "replay-fp32|25|fp32 replay against the HF references (tests/train/fixtures, ../shared/ref)"
+    "curve-bf16-vs-fp32|50|100 SQuAD steps of BERT-base: bf16 loss within 2% of fp32 in windows of 25"
+    "switches-train|30|sq-train with each switch vs the default: SQ_DEVICE_NORM and SQ_MEM_PLAN bit for bit, SQ_BGRAD_EPILOGUE and SQ_LT_TOKEN_BUCKETS within 2%"
     "memcheck|40|compute-sanitizer memcheck on a small config: fp32, bf16 padded, bf16 with every switch"
-    "bench-default|25|sq-train bench padded 32 x 384 and SQuAD (100 steps each): the defaults"
-    "bench-bgrad|15|the same with SQ_BGRAD_EPILOGUE=1"
-    "bench-mem-plan|15|the same with SQ_MEM_PLAN=1"
-    "bench-device-norm|15|the same with SQ_DEVICE_NORM=1"
-    "bench-all-switches|15|the same with the three switches"
-    "torch|90|../shared/tools/torch_baseline.py: bf16 SDPA, eager and torch.compile"
-    "sweep-attention|20|the harness's attention timings at B 32 x T 384 (SQuAD-like lengths)"
+    "bench-default|30|sq-train bench padded 32 x 384 and SQuAD (100 steps each): the defaults"
+    "bench-bgrad|18|the same with SQ_BGRAD_EPILOGUE=1"
+    "bench-mem-plan|18|the same with SQ_MEM_PLAN=1"
+    "bench-device-norm|18|the same with SQ_DEVICE_NORM=1"
+    "bench-lt-buckets|18|the same with SQ_LT_TOKEN_BUCKETS=1"
+    "bench-all-switches|18|the same with the four switches"
+    "torch|80|../shared/tools/torch_baseline.py: bf16 SDPA, eager and torch.compile"
+    "sweep-attention|15|the harness's attention timings at B 32 x T 384 (SQuAD-like lengths)"
     "ncu-attention|30|ncu on the attention kernels of one SQuAD step"
 )
 STEPS_F1=(
@@ -63,13 +67,15 @@ STEPS_F1=(
     "f1|300|bench/f1-parity.sh: dev F1 of a real checkpoint fine-tuned on the GPU vs the reference"
 )
 # the candidate switches each bench-* step runs (docs/cuda.md, "Switches")
+ALL_SWITCHES="SQ_BGRAD_EPILOGUE=1 SQ_MEM_PLAN=1 SQ_DEVICE_NORM=1 SQ_LT_TOKEN_BUCKETS=1"
 bench_env() {
     case $1 in
     bench-default) echo "" ;;
     bench-bgrad) echo "SQ_BGRAD_EPILOGUE=1" ;;
     bench-mem-plan) echo "SQ_MEM_PLAN=1" ;;
     bench-device-norm) echo "SQ_DEVICE_NORM=1" ;;
-    bench-all-switches) echo "SQ_BGRAD_EPILOGUE=1 SQ_MEM_PLAN=1 SQ_DEVICE_NORM=1" ;;
+    bench-lt-buckets) echo "SQ_LT_TOKEN_BUCKETS=1" ;;
+    bench-all-switches) echo "$ALL_SWITCHES" ;;
     esac
 }
 
@@ -136,7 +142,8 @@ step_curve-bf16-vs-fp32() {
 
 # sq-train with a switch against the default on the bundled sample (bf16,
 # the small config): the storage and sync switches give the same bits, the
-# bias-gradient epilogue follows the loss within 2%.
+# others (which change a rounding) follow the loss within 2%.  (Several
+# micro-batches per step: the harness's device_norm check.)
 step_switches-train() {
     local w=$OUT/work/switches feat cfg=$ROOT/data/sample/bert-small-config.json failed=0
     feat=$(xquad_features)
@@ -166,11 +173,10 @@ sys.exit(0 if mode == "bits" or worst <= 0.02 else 1)
 PY
     }
     train default 1 || return 1
-    train default-accum2 2 || return 1
     local t
-    for t in "device-norm 1 SQ_DEVICE_NORM=1|default|bits" "device-norm-accum2 2 SQ_DEVICE_NORM=1|default-accum2|bits" \
+    for t in "device-norm 1 SQ_DEVICE_NORM=1|default|bits" \
         "mem-plan 1 SQ_MEM_PLAN=1|default|bits" "bgrad 1 SQ_BGRAD_EPILOGUE=1|default|loss" \
-        "all 1 SQ_BGRAD_EPILOGUE=1 SQ_MEM_PLAN=1 SQ_DEVICE_NORM=1|default|loss"; do
+        "lt-buckets 1 SQ_LT_TOKEN_BUCKETS=1|default|loss" "all 1 $ALL_SWITCHES|default|loss"; do
         local run=${t%%|*} rest=${t#*|} ref mode
         ref=${rest%%|*} mode=${rest#*|}
         set -- $run
@@ -196,7 +202,7 @@ step_memcheck() {
     local small=(bench --config "$OUT/work/small.json" --device cuda --batch-size 3 --max-seq 48 --steps 2 --warmup-steps 0)
     local failed=0 t
     for t in "fp32|--precision fp32|" "bf16-padded|--padded|" \
-        "bf16-switches||SQ_BGRAD_EPILOGUE=1 SQ_MEM_PLAN=1 SQ_DEVICE_NORM=1"; do
+        "bf16-switches||$ALL_SWITCHES"; do
         local name=${t%%|*} rest=${t#*|}
         local args=${rest%%|*} envs=${rest#*|}
         echo "== memcheck $name"
@@ -228,7 +234,8 @@ step_bench() {
     python3 - "$OUT/data/$name-padded.json" "$envs" <<'PY'
 import json, sys
 got = json.load(open(sys.argv[1])).get("switches", "")
-names = {"SQ_BGRAD_EPILOGUE=1": "bgrad_epilogue", "SQ_MEM_PLAN=1": "mem_plan=1", "SQ_DEVICE_NORM=1": "device_norm"}
+names = {"SQ_BGRAD_EPILOGUE=1": "bgrad_epilogue", "SQ_MEM_PLAN=1": "mem_plan=1", "SQ_DEVICE_NORM=1": "device_norm",
+         "SQ_LT_TOKEN_BUCKETS=1": "lt_token_buckets"}
 want = sorted(names[e] for e in sys.argv[2].split())
 print("switches in effect: %r (asked: %r)" % (got, want))
 sys.exit(0 if sorted(got.split()) == want else 1)

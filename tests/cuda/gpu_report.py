@@ -26,7 +26,8 @@ CANDIDATES = {
     "bench-default": None,
     "bench-bgrad": ["bgrad"],
     "bench-mem-plan": ["mem-plan"],
-    "bench-device-norm": ["device-norm", "device-norm-accum2"],
+    "bench-device-norm": ["device-norm"],
+    "bench-lt-buckets": ["lt-buckets"],
     "bench-all-switches": ["all"],
 }
 

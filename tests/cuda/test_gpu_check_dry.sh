@@ -15,7 +15,7 @@ check() { SQ_HARNESS=$HARNESS SQ_GPU_CARRY=$T/carry bash "$SQ_ROOT/tests/cuda/ch
 DRY=1 check >"$T/dry.txt" 2>&1 || fail "DRY=1 failed: $(cat "$T/dry.txt")"
 cat "$T/dry.txt"
 for s in env kernels backend-bert-base replay-fp32 curve-bf16-vs-fp32 switches-train memcheck bench-default \
-    bench-bgrad bench-mem-plan bench-device-norm bench-all-switches torch sweep-attention ncu-attention; do
+    bench-bgrad bench-mem-plan bench-device-norm bench-lt-buckets bench-all-switches torch sweep-attention ncu-attention; do
     grep -Eq "^  $s +[0-9]+ s  " "$T/dry.txt" || fail "DRY=1 does not list step $s"
 done
 sum=$(awk '$2 ~ /^[0-9]+$/ && $3 == "s" && $1 != "total" { s += $2 } END { print s }' "$T/dry.txt")
@@ -55,7 +55,7 @@ OUT=$T/nogpu check >"$T/nogpu.txt" 2>&1 || rc=$?
 python3 - "$T/nogpu/report.json" <<'PY' || fail "no-GPU report"
 import json, sys
 r = json.load(open(sys.argv[1]))
-assert len(r["steps"]) == 15 and r["skipped"] == 15 and r["failed"] == 0, r["steps"]
+assert len(r["steps"]) == 16 and r["skipped"] == 16 and r["failed"] == 0, r["steps"]
 assert all(s["detail"].startswith("no GPU") for s in r["steps"])
 PY
 
