@@ -92,6 +92,50 @@ grep -Eq '^TIMEOUT +kernels .* over its budget of 3 s' "$T/slow.txt" || fail "no
 child=$(cat "$T/child.pid")
 sleep 1
 ! kill -0 "$child" 2>/dev/null || { kill "$child"; fail "the timed-out step's child $child still runs"; }
+# the report from the steps' data: bench lines in sq-train bench's own format
+# (the CPU backend's, on the small sample config), PyTorch's lines, the harness's
+# sweep lines and ncu's CSV: the ratios are computed from them, and a
+# candidate is put beside the default with its switches-train result
+R=$T/report
+mkdir -p "$R/data" "$R/logs"
+for v in bench-default bench-bgrad; do
+    "$SQ_BIN/sq-train" bench --device cpu --config "$SQ_ROOT/data/sample/bert-small-config.json" --batch-size 2 \
+        --max-seq 24 --synthetic --steps 2 --warmup-steps 0 --threads 1 -o "$R/data/$v-padded.json" >/dev/null
+    "$SQ_BIN/sq-train" bench --device cpu --config "$SQ_ROOT/data/sample/bert-small-config.json" --batch-size 2 \
+        --data "$T/carry/xquad-features" --steps 2 --warmup-steps 0 --threads 1 -o "$R/data/$v-squad.json" >/dev/null
+    printf '%s\t18\t9.0\tpass\t\n' "$v" >>"$R/steps.tsv"
+done
+printf 'torch\t80\t60.0\tpass\t\nswitches-train\t30\t20.0\tfail\tFAIL switch bgrad\nsweep-attention\t15\t3.0\tpass\t\n' >>"$R/steps.tsv"
+printf 'PASS switch device-norm\nFAIL switch bgrad\n' >"$R/logs/switches-train.log"
+printf '  attention_forward, mask                0.116 ms      0.0 GB/s     45.6 TFLOP/s\n' >"$R/logs/sweep-attention.log"
+printf '[{"mode": "bf16", "attn": "sdpa", "compile": false, "samples_s": 800.0, "peak_mem_gib": 6.0},\n {"mode": "bf16", "attn": "sdpa", "compile": true, "samples_s": 1000.0, "peak_mem_gib": 5.0}]\n' >"$R/data/torch.json"
+{
+    echo '==PROF== Connected to process 1'
+    echo '"ID","Process ID","Process Name","Host Name","Kernel Name","Context","Stream","Block Size","Grid Size","Device","CC","Section Name","Metric Name","Metric Unit","Metric Value"'
+    echo '"0","1","sq-train","h","void attn_forward_v3<true>(sq_cu_act)","1","13","(256, 1, 1)","(3, 12, 32)","0","9.0","GPU Speed Of Light Throughput","Duration","usecond","116.32"'
+    echo '"0","1","sq-train","h","void attn_forward_v3<true>(sq_cu_act)","1","13","(256, 1, 1)","(3, 12, 32)","0","9.0","Occupancy","Achieved Occupancy","%","12.40"'
+} >"$R/data/ncu-fwd.csv"
+python3 "$SQ_ROOT/tests/cuda/gpu_report.py" "$R" all 123.4 "sq-train test" >/dev/null || fail "gpu_report.py failed"
+python3 - "$R/report.json" "$R/data" <<'PY' || fail "report contents"
+import json, sys
+r = json.load(open(sys.argv[1]))
+pad = json.load(open(sys.argv[2] + "/bench-default-padded.json"))
+sq = json.load(open(sys.argv[2] + "/bench-default-squad.json"))
+v = r["bench"]["versions"]
+t = v["bench-default"]["targets"]
+assert abs(t["padded_vs_torch_compile"] - pad["samples_per_s"] / 1000.0) < 1e-9, t
+assert abs(t["peak_mem_vs_torch"] - pad["peak_mem_gib"] / 5.0) < 1e-9, t
+assert abs(t["epoch_vs_torch_padded"] - 88492 / 1000.0 / sq["epoch_s"]) < 1e-9, t
+assert v["bench-bgrad"]["switch_checks"] == {"bgrad": "fail"}, v["bench-bgrad"]
+assert abs(v["bench-bgrad"]["vs_default"]["padded_samples_per_s"] - 1.0) < 0.5
+assert r["failed"] == 1 and r["passed"] == 4, (r["passed"], r["failed"])
+assert r["sweep"] == [{"kernel": "attention_forward, mask", "ms": 0.116, "gb_s": 0.0, "tflops": 45.6}], r["sweep"]
+k = r["ncu"][0]
+assert k["duration"] == "116.32 usecond" and k["achieved_occupancy"] == "12.40 %" and k["grid"] == "(3, 12, 32)", k
+PY
+grep -q '^| bgrad | ' "$R/report.md" || fail "report.md has no bgrad row"
+grep -q 'attn_forward_v3' "$R/report.md" || fail "report.md has no ncu row"
+
 # PART=f1 without bench/f1-parity.sh: the part is reported missing, not passed
 if [ ! -e "$SQ_ROOT/bench/f1-parity.sh" ]; then
     rc=0
