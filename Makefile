@@ -176,6 +176,14 @@ test-san:
 test-gpu: all kernel-harness
 	tests/cuda/run-gpu.sh
 
+# Every GPU check in one go, from binaries built here (docs/cuda.md, "make
+# gpu-check"): on the GPU machine `make gpu-check OUT=DIR` (PART=f1: the F1
+# parity alone; ONLY=a,b: some steps); on the build machine `make gpu-check
+# DRY=1` lists the steps and prepares and measures what must travel.  No
+# prerequisites: the GPU machine has no compiler and must not rebuild.
+gpu-check:
+	OUT='$(OUT)' PART='$(PART)' DRY='$(DRY)' ONLY='$(ONLY)' bash tests/cuda/check.sh
+
 deps:
 	@scripts/install-deps.sh
 
@@ -189,6 +197,6 @@ report:
 clean:
 	rm -rf build build-san build-fuzz bin
 
-.PHONY: all tests test test-san test-gpu deps demo report clean fuzz kernel-harness FORCE
+.PHONY: all tests test test-san test-gpu gpu-check deps demo report clean fuzz kernel-harness FORCE
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)

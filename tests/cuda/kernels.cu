@@ -8,7 +8,8 @@
 //   build/tests/cuda/kernels                  all correctness checks (exit 1 on a failure)
 //   build/tests/cuda/kernels attention [V]    one check (all its versions, or version V)
 //   build/tests/cuda/kernels --sweep [NAME]   timings at B 32 x T 384 (real SQuAD-like lengths)
-//   build/tests/cuda/kernels backend [--bert-base]   CUDA (fp32, bf16, padded) vs CPU backend
+//   build/tests/cuda/kernels backend [--bert-base]   CUDA (fp32, bf16, padded, each switch) vs CPU backend
+//   build/tests/cuda/kernels bgrad | device_norm | lt_buckets   one candidate switch's check
 //
 // Tolerances are relative L2 errors per tensor: fp32 kernels 1e-5, bf16
 // matmuls 2e-2; dropout masks must agree exactly (zero patterns).
@@ -17,6 +18,7 @@
 
 extern "C" {
 #include "core/backend.h"
+#include "core/optim.h"
 #include "cpu/layers.h"
 #include "core/model.h"
 #include "sq/error.h"
@@ -291,31 +293,68 @@ void test_gelu() {
     check("backward", dx, host(gdx, n), 1e-6);
 }
 
-void test_matmul(sq_cu_blas *blas, int bf16) {
-    int N = 300, C = 96, OC = 136;
-    printf("matmul %s (cuBLASLt), N %d C %d OC %d\n", bf16 ? "bf16" : "fp32", N, C, OC);
+// nn.Linear against the CPU.  bgrad: the bias gradient in the weight
+// gradient's GEMM (cuBLASLt BGRADB, SQ_BGRAD_EPILOGUE=1), which must add to
+// what db held, agree with the column sums it replaces within bf16's
+// rounding of dout, give the same bits twice, and -- where must_fuse, at
+// BERT's shapes -- really run (cuBLASLt may refuse it, and then db is summed).
+void test_matmul(sq_cu_blas *blas, int bf16, bool bgrad = false, int N = 300, int C = 96, int OC = 136,
+                 bool must_fuse = false) {
+    printf("matmul %s (cuBLASLt)%s, N %d C %d OC %d\n", bf16 ? "bf16" : "fp32",
+           bgrad ? ", bias gradient in the GEMM epilogue" : "", N, C, OC);
     double tol = bf16 ? 2e-2 : 1e-5;
     vec x = randv((size_t)N * C), w = randv((size_t)OC * C), b = randv(OC), dout = randv((size_t)N * OC);
     vec y((size_t)N * OC), dx((size_t)N * C, 0.0f), dw((size_t)OC * C, 0.0f), db(OC, 0.0f);
     matmul_forward(y.data(), x.data(), w.data(), b.data(), N, C, OC);
     matmul_backward(dx.data(), dw.data(), db.data(), dout.data(), x.data(), w.data(), N, C, OC);
     float *gx = dev(x), *gw = dev(w), *gb = dev(b), *gd = dev(dout), *gy = devz((size_t)N * OC);
-    float *gdx = devz((size_t)N * C), *gdw = devz((size_t)OC * C), *gdb = devz(OC);
     sq_bf16 *hx = devh((size_t)N * C), *hw = devh((size_t)OC * C), *hd = devh((size_t)N * OC);
     cuda_to_bf16(hx, gx, (size_t)N * C, 0), cuda_to_bf16(hw, gw, (size_t)OC * C, 0), cuda_to_bf16(hd, gd, (size_t)N * OC, 0);
     sq_cu_act ax = {gx, hx}, aw = {gw, hw}, ad = {gd, hd};
     double *partial;
     CK(cudaMalloc(&partial, cuda_colsum_scratch(OC) * sizeof(double)));
-    if (cuda_matmul_forward(blas, gy, ax, aw, gb, N, C, OC, bf16, 0) ||
-        cuda_matmul_backward(blas, gdx, gdw, gdb, ad, ax, aw, N, C, OC, 1, bf16, partial, 0)) {
-        printf("  %s FAIL\n", sq_errmsg());
-        failures++;
+    vec db0 = bgrad ? randv(OC) : vec(OC, 0.0f); // db accumulates: it starts from db0
+    vec got_dw[2], got_db[2];
+    long fused0, summed0, fused1, summed1;
+    cuda_blas_bgrad_counts(blas, &fused0, &summed0);
+    cuda_blas_bgrad_epilogue(blas, bgrad);
+    for (int run = 0; run < (bgrad ? 2 : 1); run++) {
+        float *gdx = devz((size_t)N * C), *gdw = devz((size_t)OC * C), *gdb = dev(db0);
+        if ((run == 0 && cuda_matmul_forward(blas, gy, ax, aw, gb, N, C, OC, bf16, 0)) ||
+            cuda_matmul_backward(blas, gdx, gdw, gdb, ad, ax, aw, N, C, OC, 1, bf16, partial, 0)) {
+            printf("  %s FAIL\n", sq_errmsg());
+            failures++;
+            cuda_blas_bgrad_epilogue(blas, 0);
+            return;
+        }
+        if (run == 0) {
+            check("forward", y, host(gy, (size_t)N * OC), tol);
+            check("backward: din", dx, host(gdx, (size_t)N * C), tol);
+        }
+        got_dw[run] = host(gdw, (size_t)OC * C), got_db[run] = host(gdb, OC);
+        CK(cudaFree(gdx));
+        CK(cudaFree(gdw));
+        CK(cudaFree(gdb));
+    }
+    cuda_blas_bgrad_epilogue(blas, 0);
+    cuda_blas_bgrad_counts(blas, &fused1, &summed1);
+    check("backward: dweight", dw, got_dw[0], tol);
+    if (!bgrad) {
+        check("backward: dbias", db, got_db[0], 1e-5);
         return;
     }
-    check("forward", y, host(gy, (size_t)N * OC), tol);
-    check("backward: din", dx, host(gdx, (size_t)N * C), tol);
-    check("backward: dweight", dw, host(gdw, (size_t)OC * C), tol);
-    check("backward: dbias", db, host(gdb, OC), 1e-5);
+    vec want = db;
+    for (int i = 0; i < OC; i++) want[i] += db0[i];
+    // bf16 (fp32 keeps its column sums: the epilogue must not apply)
+    check("backward: db0 + dbias", want, got_db[0], bf16 ? 1e-2 : 1e-5);
+    bool same = got_dw[0] == got_dw[1] && got_db[0] == got_db[1];
+    printf("  %-40s %s\n", "the same bits twice", same ? "ok" : "FAIL");
+    if (!same) failures++;
+    long fused = fused1 - fused0, summed = summed1 - summed0;
+    bool ok = bf16 ? (!must_fuse || (fused == 2 && summed == 0)) : fused == 0;
+    printf("  %-40s %ld by the epilogue, %ld by column sums %s\n", "bias gradients", fused, summed,
+           ok ? "ok" : bf16 ? "FAIL (cuBLASLt refused BGRADB at this shape)" : "FAIL (fp32 must sum)");
+    if (!ok) failures++;
 }
 
 void test_qa_loss(bool padded, int hf) {
@@ -369,7 +408,7 @@ void test_adamw() {
     double want_ss = grad_sumsq(g.data(), begin, end);
     adamw_update(p.data(), g.data(), m.data(), v.data(), t, 3, begin, end, &a);
     sq_cu_adamw_args ca = {a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.grad_scale, a.t};
-    cuda_adamw_update(gp, p16, gg, gm, gv, glo, ghi, gdec, (int)lo.size(), (int64_t)begin, (int64_t)end, &ca, 0);
+    cuda_adamw_update(gp, p16, gg, gm, gv, glo, ghi, gdec, (int)lo.size(), (int64_t)begin, (int64_t)end, &ca, NULL, 0);
     double *partial, *out, got_ss;
     CK(cudaMalloc(&partial, cuda_sumsq_blocks() * sizeof(double)));
     CK(cudaMalloc(&out, sizeof(double)));
@@ -418,8 +457,43 @@ void test_embedding() {
     check("backward: token type embeddings", dwtt, host(gdtt, 2 * C), 1e-5); // the CPU sums in float
 }
 
-// The whole backend: CUDA (fp32 unpadded, fp32 padded, bf16) against the
-// CPU backend on one random model and batch, dropout on.
+// One backend configuration of the backend check: the options, the
+// attention version and the candidate switches (environment variables, as
+// sq-train reads them), and what it is compared with beside the CPU.
+struct be_mode {
+    const char *name;
+    int bf16, padded;
+    const char *attn, *env; // SQ_ATTN_VERSION; "NAME=VALUE" or NULL
+    int ref;                // -1, or the mode it must equal (same bits) or follow
+    bool same_bits;         // equal to ref bit for bit (a switch that changes storage only)
+};
+
+// What one backend configuration computed.
+struct be_result {
+    bool ok = false;
+    double loss = 0;
+    vec start, end, grads;
+    size_t arena = 0;
+    long fused = 0;
+};
+
+const char *const SWITCHES[] = {"SQ_BGRAD_EPILOGUE", "SQ_MEM_PLAN", "SQ_DEVICE_NORM", "SQ_LT_TOKEN_BUCKETS"};
+
+void set_switch(const char *env) {
+    for (const char *k : SWITCHES) unsetenv(k);
+    if (!env) return;
+    char name[64];
+    const char *eq = strchr(env, '=');
+    snprintf(name, sizeof name, "%.*s", (int)(eq - env), env);
+    setenv(name, eq + 1, 1);
+}
+
+bool bits_equal(const vec &a, const vec &b) { return a.size() == b.size() && !memcmp(a.data(), b.data(), a.size() * 4); }
+
+// The whole backend: CUDA (fp32 unpadded, fp32 padded, bf16 with each
+// attention version, and each candidate switch) against the CPU backend on
+// one random model and batch, dropout on; each switch also against the
+// default it replaces.
 void test_backend(bool bert_base) {
     sq_bert_config cfg = {1000, 128, 2, 2, 512, 96, 2, 0, 1e-12, 0.02, 0.1, 0.1}; // head size 64: attention v2 applies
     if (bert_base) cfg = sq_bert_config{30522, 768, 12, 12, 3072, 512, 2, 0, 1e-12, 0.02, 0.1, 0.1};
@@ -449,51 +523,305 @@ void test_backend(bool bert_base) {
     cpu->logits(cpu, cs.data(), ce.data());
     cpu->backward(cpu, &b, NULL);
     vec cg(m->grads, m->grads + NP);
-    for (int mode = 0; mode < 6; mode++) {
-        sq_cuda_opts o = {mode >= 2, mode == 1 || mode == 5};
+    const be_mode modes[] = {
+        {"fp32 unpadded", 0, 0, "1", NULL, -1, false},
+        {"fp32 padded", 0, 1, "1", NULL, -1, false},
+        {"bf16 unpadded, attention v1", 1, 0, "1", NULL, -1, false},
+        {"bf16 unpadded, attention v2", 1, 0, "2", NULL, -1, false},
+        {"bf16 unpadded, attention v3", 1, 0, "3", NULL, -1, false},
+        {"bf16 padded, attention v3", 1, 1, "3", NULL, -1, false},
+        // the candidate switches (docs/cuda.md, "Switches")
+        {"bf16, SQ_MEM_PLAN=1", 1, 0, "3", "SQ_MEM_PLAN=1", 4, true},
+        {"bf16 padded, SQ_MEM_PLAN=1", 1, 1, "3", "SQ_MEM_PLAN=1", 5, true},
+        {"fp32, SQ_MEM_PLAN=1 (does not apply)", 0, 0, "1", "SQ_MEM_PLAN=1", 0, true},
+        {"bf16, SQ_BGRAD_EPILOGUE=1", 1, 0, "3", "SQ_BGRAD_EPILOGUE=1", 4, false},
+        {"fp32, SQ_BGRAD_EPILOGUE=1 (does not apply)", 0, 0, "1", "SQ_BGRAD_EPILOGUE=1", 0, true},
+    };
+    const int n_modes = (int)(sizeof modes / sizeof modes[0]);
+    std::vector<be_result> res(n_modes);
+    for (int mode = 0; mode < n_modes; mode++) {
+        const be_mode &md = modes[mode];
+        sq_cuda_opts o = {md.bf16, md.padded};
         sq_cuda_configure(&o);
-        const char *ver[6] = {"1", "1", "1", "2", "3", "3"};
-        setenv("SQ_ATTN_VERSION", ver[mode], 1);
-        const char *name[6] = {"fp32 unpadded", "fp32 padded", "bf16 unpadded, attention v1", "bf16 unpadded, attention v2",
-                               "bf16 unpadded, attention v3", "bf16 padded, attention v3"};
-        bool bf = mode >= 2;
+        setenv("SQ_ATTN_VERSION", md.attn, 1);
+        set_switch(md.env);
+        bool bf = md.bf16;
         double tol = bf ? 2e-2 : 1e-5;
         sq_backend *cu;
         if (sq_backend_cuda_new(m, B, T, &cu) || cu->push(cu, SQ_BUF_PARAMS | SQ_BUF_MOMENTS)) {
-            printf("  %s: %s FAIL\n", name[mode], sq_errmsg());
+            printf("  %s: %s FAIL\n", md.name, sq_errmsg());
             failures++;
             continue;
         }
-        double loss;
-        vec s((size_t)B * T), e((size_t)B * T);
-        if (cu->zero_grads(cu) || cu->forward(cu, &b, true, &loss) || cu->logits(cu, s.data(), e.data()) ||
+        be_result &r = res[mode];
+        r.start.resize((size_t)B * T), r.end.resize((size_t)B * T);
+        if (cu->zero_grads(cu) || cu->forward(cu, &b, true, &r.loss) || cu->logits(cu, r.start.data(), r.end.data()) ||
             cu->backward(cu, &b, NULL) || cu->pull(cu, SQ_BUF_GRADS)) {
-            printf("  %s: %s FAIL\n", name[mode], sq_errmsg());
+            printf("  %s: %s FAIL\n", md.name, sq_errmsg());
             failures++;
             cu->free(cu);
             continue;
         }
-        printf(" %s\n", name[mode]);
-        vec l1 = {(float)cpu_loss}, l2 = {(float)loss};
+        sq_cuda_info info;
+        if (sq_cuda_get_info(cu, &info)) {
+            printf("  %s: %s FAIL\n", md.name, sq_errmsg());
+            failures++;
+            cu->free(cu);
+            continue;
+        }
+        r.ok = true, r.arena = info.arena_bytes, r.fused = info.bgrad_fused;
+        r.grads.assign(m->grads, m->grads + NP);
+        printf(" %s%s%s\n", md.name, info.switches[0] ? "; in effect: " : "", info.switches);
+        vec l1 = {(float)cpu_loss}, l2 = {(float)r.loss};
         check("loss", l1, l2, bf ? 2e-2 : 1e-6);
-        check("start logits", cs, s, tol);
-        check("end logits", ce, e, tol);
+        check("start logits", cs, r.start, tol);
+        check("end logits", ce, r.end, tol);
         double worst = 0;
         const char *wname = "";
         for (int t = 0; t < m->n_tensors; t++) {
             const sq_param_info *pi = &m->table[t];
             vec a(cg.begin() + pi->offset, cg.begin() + pi->offset + pi->numel);
             vec g(m->grads + pi->offset, m->grads + pi->offset + pi->numel);
-            double r = relerr(a, g);
-            if (r > worst) worst = r, wname = pi->name;
+            double e = relerr(a, g);
+            if (e > worst) worst = e, wname = pi->name;
         }
         printf("  %-40s rel err %.3g (%s) %s\n", "gradients, worst tensor", worst, wname,
                worst <= (bf ? 5e-2 : 1e-5) ? "ok" : "FAIL");
         if (!(worst <= (bf ? 5e-2 : 1e-5))) failures++;
         memcpy(m->grads, cg.data(), NP * sizeof(float)); // the CPU backend's buffer again
         cu->free(cu);
+        if (md.ref < 0) continue;
+        const be_result &ref = res[md.ref];
+        if (!ref.ok) {
+            printf("  %-40s FAIL (mode \"%s\" failed)\n", "against the default", modes[md.ref].name);
+            failures++;
+            continue;
+        }
+        if (md.same_bits) {
+            bool same = r.loss == ref.loss && bits_equal(r.start, ref.start) && bits_equal(r.end, ref.end) &&
+                        bits_equal(r.grads, ref.grads);
+            printf("  %-40s %s\n", "loss, logits, gradients: default's bits", same ? "ok" : "FAIL");
+            if (!same) failures++;
+        }
+        if (md.env && !strcmp(md.env, "SQ_MEM_PLAN=1")) {
+            // plan()'s arithmetic: h0, h1, h2 of every layer in fp32 become two buffers
+            // where nothing reads them in backward (bf16); fp32 keeps them
+            size_t NC4 = (size_t)B * T * cfg.hidden * sizeof(float), want = bf ? (2 * (size_t)cfg.layers - 1) * NC4 : 0;
+            size_t plan_b = sq_cuda_plan_bytes(&cfg, B, T, bf, 1, 1);
+            bool ok = ref.arena - r.arena == want && plan_b == r.arena;
+            printf("  %-40s %zu bytes less (want %zu), plan %zu %s\n", "activations", ref.arena - r.arena, want,
+                   plan_b, ok ? "ok" : "FAIL");
+            if (!ok) failures++;
+        }
+        if (md.env && !strcmp(md.env, "SQ_BGRAD_EPILOGUE=1") && bf) {
+            // the bias gradients (the QA head's and the key biases' stay 0) follow
+            // the column sums within bf16's rounding of dout; the rest is the
+            // same product, its algorithm perhaps another
+            double wb = 0, wo = 0;
+            for (int t = 0; t < m->n_tensors; t++) {
+                const sq_param_info *pi = &m->table[t];
+                vec a(ref.grads.begin() + pi->offset, ref.grads.begin() + pi->offset + pi->numel);
+                vec g(r.grads.begin() + pi->offset, r.grads.begin() + pi->offset + pi->numel);
+                double e = relerr(a, g);
+                bool linear_bias = strstr(pi->name, ".bias") && !strstr(pi->name, "LayerNorm");
+                if (linear_bias) wb = fmax(wb, e);
+                else wo = fmax(wo, e);
+            }
+            bool ok = wb <= 1e-2 && wo <= 1e-4 && r.fused > 0 && r.loss == ref.loss && bits_equal(r.start, ref.start);
+            printf("  %-40s biases %.3g, others %.3g, %ld fused %s\n", "against the column sums", wb, wo, r.fused,
+                   ok ? "ok" : "FAIL");
+            if (!ok) failures++;
+        }
     }
+    set_switch(NULL);
+    unsetenv("SQ_ATTN_VERSION");
     cpu->free(cpu);
+    sq_batch_free(&b);
+    sq_model_free(m);
+}
+
+// Deferred steps (SQ_DEVICE_NORM=1, core/backend.h): the loss, the norm,
+// the clip factor and AdamW on the device give the host-driven steps' bits
+// (two steps, the second of two micro-batches, clipping active); a
+// non-finite norm leaves the parameters as they were and is reported with
+// its step.
+void test_device_norm() {
+    sq_bert_config cfg = {1000, 128, 2, 2, 512, 96, 2, 0, 1e-12, 0.02, 0.1, 0.1};
+    const int B = 3, T = 48;
+    printf("deferred step numbers (SQ_DEVICE_NORM=1) vs the host's, bf16 and fp32\n");
+    sq_model *m;
+    if (sq_model_new(&cfg, true, &m)) { printf("  %s FAIL\n", sq_errmsg()); failures++; return; }
+    sq_model_init(m, 11);
+    size_t NP = m->n_params;
+    vec p0(m->params, m->params + NP);
+    sq_batch b;
+    sq_batch_alloc(&b, B, T);
+    sq_optim opt;
+    sq_optim_defaults(&opt);
+    opt.lr = 1e-3, opt.max_grad_norm = 0.05, opt.total_steps = 10, opt.warmup_steps = 1; // the clip acts
+    auto fill = [&](int k) {
+        b.B = B, b.T = T, b.seed = 5, b.step = (uint32_t)k, b.n_start = b.n_end = 2 * B;
+        for (int r = 0; r < B; r++) {
+            b.len[r] = T - (r * 7 + k) % 20, b.start[r] = r + k, b.end[r] = r + k + 3, b.sample[r] = (uint32_t)(10 * k + r);
+            for (int t = 0; t < T; t++) b.ids[r * T + t] = t < b.len[r] ? 1 + (r * 13 + t * 7 + k) % 999 : 0, b.types[r * T + t] = t > 9;
+        }
+    };
+    for (int bf = 1; bf >= 0; bf--) {
+        sq_cuda_opts o = {bf, 0};
+        sq_cuda_configure(&o);
+        double loss[2][2], gn[2][2];
+        vec params[2];
+        bool ok = true;
+        for (int deferred = 0; deferred < 2 && ok; deferred++) {
+            memcpy(m->params, p0.data(), NP * sizeof(float));
+            memset(m->m, 0, NP * sizeof(float)), memset(m->v, 0, NP * sizeof(float));
+            sq_backend *be;
+            if (sq_backend_cuda_new(m, B, T, &be)) { printf("  %s FAIL\n", sq_errmsg()); ok = false; break; }
+            be->deferred = deferred;
+            for (long s = 0; s < 2 && ok; s++) {
+                double l = 0, lr, total = 0;
+                ok = !be->zero_grads(be);
+                for (int micro = 0; micro <= s && ok; micro++) { // step 2: two micro-batches
+                    fill((int)(2 * s + micro));
+                    ok = !be->forward(be, &b, true, &l) && !be->backward(be, &b, NULL);
+                    total += l;
+                }
+                ok = ok && !sq_optimizer_step(be, &opt, s, &lr, &gn[deferred][s]);
+                loss[deferred][s] = total;
+                if (ok && deferred) {
+                    ok = isnan(total) && isnan(gn[1][s]); // nothing read inside the step
+                    if (!ok) printf("  deferred step %ld returned numbers without reading them FAIL\n", s + 1);
+                    ok = ok && !sq_optimizer_read(be, &loss[1][s], &gn[1][s]);
+                }
+            }
+            if (ok) ok = !be->pull(be, SQ_BUF_PARAMS | SQ_BUF_MOMENTS);
+            if (!ok && sq_errmsg()[0]) printf("  %s\n", sq_errmsg());
+            params[deferred].assign(m->params, m->params + NP);
+            if (ok && deferred) { // a non-finite gradient: step 3 refused, parameters kept
+                double lr, g, l2, g2;
+                vec before(m->params, m->params + NP);
+                fill(7);
+                ok = !be->zero_grads(be) && !be->forward(be, &b, true, &l2) && !be->backward(be, &b, NULL) &&
+                     !be->pull(be, SQ_BUF_GRADS);
+                m->grads[NP / 3] = NAN;
+                ok = ok && !be->push(be, SQ_BUF_GRADS) && !sq_optimizer_step(be, &opt, 2, &lr, &g);
+                int rc = ok ? sq_optimizer_read(be, &l2, &g2) : 0;
+                bool reported = rc && strstr(sq_errmsg(), "step 3: the gradient norm is not finite");
+                ok = ok && !be->pull(be, SQ_BUF_PARAMS);
+                bool kept = ok && bits_equal(before, vec(m->params, m->params + NP));
+                printf("  %-40s %s, parameters %s %s\n", "a non-finite norm at step 3", reported ? "reported" : "not reported",
+                       kept ? "kept" : "changed", reported && kept ? "ok" : "FAIL");
+                if (!(reported && kept)) failures++;
+            }
+            be->free(be);
+        }
+        if (!ok) { printf("  %s: a step failed FAIL\n", bf ? "bf16" : "fp32"); failures++; continue; }
+        for (int s = 0; s < 2; s++) {
+            bool same = loss[0][s] == loss[1][s] && gn[0][s] == gn[1][s];
+            printf("  %s step %d: loss %.9g / %.9g, norm %.9g / %.9g %s\n", bf ? "bf16" : "fp32", s + 1, loss[0][s],
+                   loss[1][s], gn[0][s], gn[1][s], same ? "ok" : "FAIL");
+            if (!same) failures++;
+        }
+        bool same = bits_equal(params[0], params[1]);
+        printf("  %-40s %s\n", bf ? "bf16 parameters: the host step's bits" : "fp32 parameters: the host step's bits",
+               same ? "ok" : "FAIL");
+        if (!same) failures++;
+    }
+    sq_batch_free(&b);
+    sq_model_free(m);
+}
+
+// SQ_LT_TOKEN_BUCKETS=1 (cuda_blas_token_buckets): once the top of a token
+// bucket has been met, no other token count of that bucket makes a cuBLASLt
+// heuristic query, in any GEMM of a linear layer -- forward, input gradient,
+// weight gradient (tokens in k), the QA head's shape (2 outputs) included --
+// and the results stay the CPU's; then the same through the backend after
+// its shape warm-up (what make test-gpu section 6 asks of bench).  The
+// default's queries are printed beside, for comparison.
+void test_lt_buckets() {
+    printf("cuBLASLt algorithms by token bucket (SQ_LT_TOKEN_BUCKETS=1)\n");
+    const int C = 96, Ns[] = {512, 300, 401, 257, 511}, OCs[] = {136, 2};
+    long new_queries[2] = {0, 0};
+    for (int on = 0; on < 2; on++) {
+        sq_cu_blas *h;
+        if (cuda_blas_new(32u << 20, &h)) { printf("  %s FAIL\n", sq_errmsg()); failures++; return; }
+        cuda_blas_token_buckets(h, on);
+        double worst = 0;
+        long q1 = 0;
+        for (int i = 0; i < 5; i++) {
+            for (int OC : OCs) {
+                int N = Ns[i];
+                vec x = randv((size_t)N * C), w = randv((size_t)OC * C), dout = randv((size_t)N * OC);
+                vec y((size_t)N * OC), dx((size_t)N * C, 0.0f), dw((size_t)OC * C, 0.0f);
+                matmul_forward(y.data(), x.data(), w.data(), NULL, N, C, OC);
+                matmul_backward(dx.data(), dw.data(), NULL, dout.data(), x.data(), w.data(), N, C, OC);
+                float *gx = dev(x), *gw = dev(w), *gd = dev(dout), *gy = devz((size_t)N * OC);
+                float *gdx = devz((size_t)N * C), *gdw = devz((size_t)OC * C);
+                sq_bf16 *hx = devh((size_t)N * C), *hw = devh((size_t)OC * C), *hd = devh((size_t)N * OC);
+                cuda_to_bf16(hx, gx, (size_t)N * C, 0), cuda_to_bf16(hw, gw, (size_t)OC * C, 0);
+                cuda_to_bf16(hd, gd, (size_t)N * OC, 0);
+                sq_cu_act ax = {gx, hx}, aw = {gw, hw}, ad = {gd, hd};
+                if (cuda_matmul_forward(h, gy, ax, aw, NULL, N, C, OC, 1, 0) ||
+                    cuda_matmul_backward(h, gdx, gdw, NULL, ad, ax, aw, N, C, OC, 0, 1, NULL, 0)) {
+                    printf("  %s FAIL\n", sq_errmsg());
+                    failures++;
+                    cuda_blas_free(h);
+                    return;
+                }
+                worst = fmax(worst, fmax(relerr(y, host(gy, (size_t)N * OC)),
+                                         fmax(relerr(dx, host(gdx, (size_t)N * C)), relerr(dw, host(gdw, (size_t)OC * C)))));
+                for (void *p : {(void *)gx, (void *)gw, (void *)gd, (void *)gy, (void *)gdx, (void *)gdw, (void *)hx,
+                                (void *)hw, (void *)hd})
+                    CK(cudaFree(p));
+            }
+            if (i == 0) q1 = cuda_blas_queries(h);
+        }
+        new_queries[on] = cuda_blas_queries(h) - q1;
+        bool ok = worst <= 2e-2 && (!on || new_queries[on] == 0);
+        printf("  %-40s %ld queries after the bucket's top, rel err %.3g %s\n", on ? "token buckets" : "default (for comparison)",
+               new_queries[on], worst, ok ? "ok" : "FAIL");
+        if (!ok) failures++;
+        cuda_blas_free(h);
+    }
+
+    // the backend: after sq_backend_warm, steps of other token counts query nothing
+    sq_bert_config cfg = {1000, 128, 2, 2, 512, 96, 2, 0, 1e-12, 0.02, 0.1, 0.1};
+    const int B = 4, T = 80;
+    sq_model *m;
+    if (sq_model_new(&cfg, true, &m)) { printf("  %s FAIL\n", sq_errmsg()); failures++; return; }
+    sq_model_init(m, 3);
+    sq_batch b;
+    sq_batch_alloc(&b, B, T);
+    sq_cuda_opts o = {1, 0};
+    sq_cuda_configure(&o);
+    for (int on = 0; on < 2; on++) {
+        set_switch(on ? "SQ_LT_TOKEN_BUCKETS=1" : NULL);
+        sq_backend *be;
+        int shapes = 0;
+        if (sq_backend_cuda_new(m, B, T, &be) || sq_backend_warm(be, B, T, &shapes)) {
+            printf("  %s FAIL\n", sq_errmsg());
+            failures++;
+            continue;
+        }
+        long q0 = sq_cuda_heuristic_queries(be);
+        bool ok = true;
+        for (int k = 0; k < 4 && ok; k++) { // token counts 4 x (29, 49, 69, 75): both buckets, none a top
+            b.B = B, b.T = T, b.seed = 1, b.step = (uint32_t)k, b.n_start = b.n_end = B;
+            for (int r = 0; r < B; r++) {
+                b.len[r] = k == 3 ? 75 - r : 29 + 20 * k + r, b.start[r] = 1, b.end[r] = 2, b.sample[r] = (uint32_t)r;
+                for (int t = 0; t < T; t++) b.ids[r * T + t] = t < b.len[r] ? 1 + (r * 7 + t) % 999 : 0, b.types[r * T + t] = 0;
+            }
+            double loss;
+            ok = !be->zero_grads(be) && !be->forward(be, &b, true, &loss) && !be->backward(be, &b, NULL);
+        }
+        long q = sq_cuda_heuristic_queries(be) - q0;
+        bool pass = ok && (!on || q == 0);
+        printf("  %-40s %d shapes warmed, %ld queries in 4 steps %s\n", on ? "backend, token buckets" : "backend, default",
+               shapes, q, pass ? "ok" : "FAIL");
+        if (!pass) failures++;
+        be->free(be);
+    }
+    set_switch(NULL);
     sq_batch_free(&b);
     sq_model_free(m);
 }
@@ -687,10 +1015,15 @@ int main(int argc, char **argv) {
         test_attention(3, false, 0.1f, true), test_attention(3, true, 0.1f, true);
     if (want("gelu")) test_gelu();
     if (want("matmul")) test_matmul(blas, 0), test_matmul(blas, 1);
+    if (want("matmul") || want("bgrad")) // SQ_BGRAD_EPILOGUE=1: an odd shape, BERT-base's two, and fp32 unaffected
+        test_matmul(blas, 1, true), test_matmul(blas, 1, true, 1000, 768, 3072, true),
+            test_matmul(blas, 1, true, 1000, 3072, 768, true), test_matmul(blas, 0, true);
     if (want("qa_loss")) test_qa_loss(false, 0), test_qa_loss(true, 0), test_qa_loss(true, 1);
     if (want("adamw")) test_adamw();
     if (want("embedding")) test_embedding();
     if (want("backend")) test_backend(bert_base), test_batch_contract();
+    if (want("backend") || want("device_norm")) test_device_norm();
+    if (want("matmul") || want("lt_buckets")) test_lt_buckets();
     cuda_blas_free(blas);
     printf("%s: %d failure%s\n", failures ? "FAIL" : "ok", failures, failures == 1 ? "" : "s");
     return failures ? 1 : 0;

@@ -23,6 +23,7 @@ BIN=${SQ_BIN:-$ROOT/bin}
 SHARED=${SQ_SHARED:-$([ -d "$ROOT/../shared/data" ] && cd "$ROOT/../shared" && pwd || true)}
 OUT=${SQ_GPU_OUT:-$ROOT/build/gpu-test}
 mkdir -p "$OUT"
+. "$ROOT/tests/cuda/gpu-lib.sh"
 pass=0 failed=0 skipped=0
 ok() { echo "PASS $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1"; failed=$((failed + 1)); }
@@ -41,45 +42,10 @@ run kernels build/tests/cuda/kernels
 run backend-bert-base build/tests/cuda/kernels backend --bert-base
 
 # 2. fp32 replay against the HF (float64) references: the tolerances of tests/train/test_replay.c
-relerr() { # A B: worst per-tensor relative L2 error of B against A
-    python3 - "$1" "$2" <<'PY'
-import sys
-from safetensors.numpy import load_file
-a, b = load_file(sys.argv[1]), load_file(sys.argv[2])
-import numpy as np
-w = 0.0
-for k, x in a.items():
-    x = x.astype(np.float64); y = b[k].astype(np.float64)
-    w = max(w, np.linalg.norm(x - y) / max(np.linalg.norm(x), 1e-6))
-print(w)
-PY
-}
-replay_check() { # REFDIR
-    local ref=$1 out=$OUT/replay-$(basename "$1")
-    read -r steps lr wd warmup < <(python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['args']; print(a['steps'], a['lr'], a['wd'], a['warmup'])" "$ref/losses.json") || return 1
-    rm -rf "$out"
-    "$BIN/sq-train" replay --device cuda --precision fp32 --init "$ref/model.safetensors" \
-        --batches "$ref/batches.safetensors" --steps "$steps" --lr "$lr" --weight-decay "$wd" \
-        --warmup-steps "$warmup" --max-grad-norm 1 --seed 1 -o "$out" || return 1
-    local f tol e
-    for f in forward:1e-4 grads:1e-3 final:1e-4; do
-        tol=${f#*:}; f=${f%%:*}
-        e=$(relerr "$ref/$f.safetensors" "$out/$f.safetensors") || return 1
-        echo "$f: worst relative error $e (tolerance $tol)"
-        python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$e" "$tol" || return 1
-    done
-    python3 - "$ref/losses.json" "$out/losses.json" <<'PY'
-import json, sys
-a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-for u, v in zip(a["loss"], b["loss"]):
-    if abs(u - v) > 1e-5 * max(abs(u), 1e-12): sys.exit("loss %r, want %r" % (v, u))
-print("losses ok")
-PY
-}
 if python3 -c "import safetensors, numpy" 2>/dev/null; then
     for ref in tests/train/fixtures/* ${SHARED:+"$SHARED"/ref/*}; do
         [ -f "$ref/losses.json" ] || continue
-        run "replay-fp32-$(basename "$ref")" replay_check "$ref"
+        run "replay-fp32-$(basename "$ref")" replay_check "$ref" "$OUT/replay-$(basename "$ref")"
     done
 else
     skip "replay (needs python3 with safetensors and numpy)"
@@ -99,50 +65,20 @@ else
 fi
 
 # 4. bf16 follows fp32 for 300 steps of SQuAD (random BERT-base, dropout on)
-loss_curves() {
-    local data=$OUT/squad-train cfg=$OUT/bert-base.json
-    if [ ! -d "$data" ]; then
-        "$BIN/sq-tokenize" -q --vocab "$ROOT/data/vocab.txt" -o "$OUT/train.sqt" \
-            "$SHARED/data/squad/train-v1.1.reconstructed.json" || return 1
-        "$BIN/sq-pack" -q -o "$data" "$OUT/train.sqt" || return 1
-    fi
-    printf '{"vocab_size": 30522, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512}\n' >"$cfg"
-    local p
-    for p in fp32 bf16; do
-        rm -rf "$OUT/run-$p"
-        "$BIN/sq-train" --device cuda --precision "$p" --data "$data" --config "$cfg" --max-steps 300 \
-            --batch-size 32 --lr 1e-4 --warmup-steps 30 --log-every 1 --seed 7 -q -o "$OUT/run-$p" || return 1
-    done
-    # mean loss over windows of 25 steps: bf16 within 2% of fp32
-    python3 - "$OUT/run-fp32/metrics.jsonl" "$OUT/run-bf16/metrics.jsonl" <<'PY'
-import json, sys
-def losses(p):
-    return [json.loads(l)["loss"] for l in open(p) if '"loss"' in l]
-a, b = losses(sys.argv[1]), losses(sys.argv[2])
-assert len(a) == len(b) == 300, (len(a), len(b))
-worst = 0
-for i in range(0, 300, 25):
-    x, y = sum(a[i:i + 25]) / 25, sum(b[i:i + 25]) / 25
-    worst = max(worst, abs(y - x) / x)
-    print("steps %3d-%3d: fp32 %.4f bf16 %.4f" % (i + 1, i + 25, x, y))
-print("worst window difference %.2f%%" % (100 * worst))
-sys.exit(0 if worst <= 0.02 else 1)
-PY
+loss_curves_squad() {
+    pack_features "$SHARED/data/squad/train-v1.1.reconstructed.json" "$OUT/squad-train" &&
+        loss_curves "$OUT/squad-train" "$OUT" 300 25
 }
 if [ "${SQ_GPU_QUICK:-0}" = 1 ]; then
     skip "bf16-vs-fp32 loss curve (SQ_GPU_QUICK=1)"
 elif [ -z "$SHARED" ] || ! python3 -c "import json" 2>/dev/null; then
     skip "bf16-vs-fp32 loss curve (needs ../shared and python3)"
 else
-    run loss-curve-bf16-vs-fp32 loss_curves
+    run loss-curve-bf16-vs-fp32 loss_curves_squad
 fi
 
 # The bundled sample's training features, packed once for sections 5 and 6.
-xquad_features() {
-    [ -d "$OUT/xquad-features" ] && return 0
-    "$BIN/sq-tokenize" -q --vocab "$ROOT/data/vocab.txt" -o "$OUT/xquad.sqt" "$ROOT/data/sample/xquad-train.json" &&
-        "$BIN/sq-pack" -q -o "$OUT/xquad-features" "$OUT/xquad.sqt"
-}
+xquad_features() { pack_features "$ROOT/data/sample/xquad-train.json" "$OUT/xquad-features"; }
 
 # 5. --profile: GPU spans timed with CUDA events (train/cuda/cuda_backend.cu)
 profile_check() {

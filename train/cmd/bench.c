@@ -198,6 +198,9 @@ int sq_cmd_bench(int argc, char **argv) {
     if (sq_backend_warm(be, B, T, &warm_shapes)) sq_die_lib();
     device_sync(be, cuda);
     t_warm = sq_now() - t_warm;
+    /* SQ_DEVICE_NORM=1: the steps' loss and norm stay on the device, read once
+     * after the last step (a non-finite norm is still an error) */
+    bool deferred = sq_backend_defer_numbers(be);
 
     step_rec *rec = sq_malloc((size_t)o.steps * sizeof *rec);
     double *v = sq_malloc((size_t)o.steps * sizeof *v);
@@ -229,6 +232,7 @@ int sq_cmd_bench(int argc, char **argv) {
             sq_optimizer_step(be, &opt, s, &lr, &gn))
             sq_die_lib();
         if (s < o.warmup) continue;
+        if (s == total - 1 && deferred && sq_optimizer_read(be, &loss, &gn)) sq_die_lib();
         if (s == total - 1) device_sync(be, cuda);
         double now = sq_now(), dt = now - t_prev;
         t_prev = now;
@@ -280,6 +284,9 @@ int sq_cmd_bench(int argc, char **argv) {
         json_object_set_new(j, "mfu", info.peak_bf16_tflops > 0 ? json_real(tflops / info.peak_bf16_tflops) : json_null());
         json_object_set_new(j, "peak_mem_gib", json_real((double)info.bytes_allocated / 1073741824.0));
         json_object_set_new(j, "device_mem_used_gib", json_real((double)info.device_bytes_used / 1073741824.0));
+        /* the candidate versions in effect (docs/cuda.md, "Switches"): "" for the defaults */
+        json_object_set_new(j, "switches", json_string(info.switches));
+        json_object_set_new(j, "bgrad_fused", json_integer(info.bgrad_fused));
     } else {
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);

@@ -72,7 +72,13 @@ static const char usage[] =
     "SIGUSR1 or SIGTERM: finish the step, checkpoint, exit 75.\n"
     "Environment (cuda, for comparisons): SQ_WARM_SHAPES=0 skips the warm-up of batch shapes\n"
     "before the first step; SQ_ATTN_VERSION=1|2 picks another attention kernel; SQ_LT_CACHE=0\n"
-    "asks cuBLASLt's heuristic on every matmul; SQ_PEAK_TFLOPS sets the peak MFU is against.\n";
+    "asks cuBLASLt's heuristic on every matmul; SQ_PEAK_TFLOPS sets the peak MFU is against.\n"
+    "Candidate versions (cuda, off by default until a GPU check shows them correct and faster;\n"
+    "docs/cuda.md, \"Switches\"): SQ_BGRAD_EPILOGUE=1 computes bf16 bias gradients in the weight\n"
+    "gradients' GEMMs; SQ_MEM_PLAN=1 shares the fp32 LayerNorm outputs as forward scratch;\n"
+    "SQ_DEVICE_NORM=1 keeps the loss and the gradient norm on the GPU (read at log steps;\n"
+    "--strategy single only); SQ_LT_TOKEN_BUCKETS=1 caches cuBLASLt algorithms by token bucket\n"
+    "in the weight-gradient matmuls too.\n";
 
 typedef struct {
     const char *data, *eval_data, *eval_dataset, *init, *config, *out, *device, *precision;
@@ -367,6 +373,10 @@ int sq_cmd_train(int argc, char **argv) {
     /* flops: this rank's model FLOPs (sq_model_row_flops, real tokens): MFU
      * is per GPU, and summing it would change the bytes comm counts. */
     double t_last = sq_now(), samples = 0, tokens = 0, flops = 0;
+    /* SQ_DEVICE_NORM=1: the loss and the norm stay on the device and are
+     * read where the run reports or saves them (core/optim.h) */
+    bool deferred = sq_dist_strategy(dist) == SQ_SINGLE && sq_backend_defer_numbers(be);
+    double read_loss = NAN, read_gn = NAN;
     for (long s = step0; s < total; s++) {
         sq_trace_step(tr, s);
         double loss = 0, lr, gn;
@@ -395,6 +405,12 @@ int sq_cmd_train(int argc, char **argv) {
         sq_trace_begin(tr, "optimizer");
         if (sq_dist_step(dist, &opt, s, &loss, &lr, &gn)) sq_die_lib();
         sq_trace_end(tr, "optimizer");
+        if (deferred) {
+            bool read = (s + 1) % o.log_every == 0 || s + 1 == total || stop_signal || (ev && (s + 1) % spe == 0) ||
+                        (o.ckpt_every && (s + 1) % o.ckpt_every == 0);
+            if (read && sq_optimizer_read(be, &read_loss, &read_gn)) sq_die_lib();
+            loss = read_loss, gn = read_gn; /* between reads the progress shows the last ones */
+        }
         double now = sq_now(), dt = now - t_last > 1e-9 ? now - t_last : 1e-9;
         double job[2] = {samples, tokens}; /* every rank's */
         if (sq_dist_sum(dist, job, 2)) sq_die_lib();
@@ -421,6 +437,7 @@ int sq_cmd_train(int argc, char **argv) {
         int stop; /* the ranks stop at the same step */
         if (sq_dist_any(dist, stop_signal != 0, &stop)) sq_die_lib();
         if (stop || (o.ckpt_every && (s + 1) % o.ckpt_every == 0 && !last)) {
+            if (deferred && sq_optimizer_read(be, &read_loss, &read_gn)) sq_die_lib(); /* a signal after the read above */
             sq_trace_begin(tr, "checkpoint");
             if (checkpoint(&o, dist, s + 1, total, spe)) sq_die_lib();
             sq_trace_end(tr, "checkpoint");

@@ -75,3 +75,9 @@ int sq_backend_warm(sq_backend *be, int max_B, int max_T, int *n_shapes) {
     sq_batch_free(&b);
     return rc;
 }
+
+bool sq_backend_defer_numbers(sq_backend *be) {
+    const char *env = getenv("SQ_DEVICE_NORM");
+    be->deferred = be->adamw_clipped && be->read_numbers && env && !strcmp(env, "1");
+    return be->deferred;
+}

@@ -101,6 +101,23 @@ struct sq_backend {
      * the kernels they pick, loaded lazily by the driver), which
      * sq_backend_warm (below) settles before the first step. */
     int shape_bucket;
+    /* Optional (NULL: the loss and the gradient norm reach the host within
+     * every step, as on the CPU): a step that queues its work without
+     * waiting for it, turned on by setting deferred (sq_backend_defer_numbers)
+     * once the training steps start.  Then forward(train, loss != NULL) adds
+     * the micro-batch's loss to a sum kept on the device and sets *loss to
+     * NAN; adamw_clipped ends the step there: the global norm of the whole
+     * gradient buffer, the clip factor (sq_clip_coef of max_norm; none when
+     * max_norm <= 0) and AdamW scaled by it (a->grad_scale is ignored) -- a
+     * non-finite norm skips that update and every later one, so the
+     * parameters stay as the host step, which refuses it, leaves them;
+     * read_numbers waits for the device and returns the last such step's
+     * loss (summed over its forwards) and norm, and the first step (a->t)
+     * whose norm was not finite with that norm (*bad_step 0: none).  The
+     * numbers and the updates are bitwise the host-driven step's. */
+    bool deferred;
+    int (*adamw_clipped)(sq_backend *be, const struct sq_adamw_args *a, double max_norm);
+    int (*read_numbers)(sq_backend *be, double *loss, double *grad_norm, long *bad_step, double *bad_norm);
 };
 
 /* The CPU reference backend (OpenBLAS + OpenMP), activations sized for
@@ -125,5 +142,11 @@ int sq_backend_open(const char *device, sq_model *m, int max_B, int max_T, sq_ba
  * when shape_bucket is 0, the model has no gradients, or SQ_WARM_SHAPES=0.
  * n_shapes may be NULL. */
 int sq_backend_warm(sq_backend *be, int max_B, int max_T, int *n_shapes);
+
+/* Turns on be->deferred when the backend offers it and SQ_DEVICE_NORM=1
+ * asks for it (the default is off until a GPU run shows it faster); the
+ * caller then reads the step's numbers with sq_optimizer_read (core/optim.h)
+ * where it reports or saves them.  Returns be->deferred. */
+bool sq_backend_defer_numbers(sq_backend *be);
 
 #endif

@@ -35,6 +35,21 @@ int sq_optimizer_apply(sq_backend *be, const sq_optim *o, long step, double sums
 int sq_optimizer_step(sq_backend *be, const sq_optim *o, long step, double *lr, double *grad_norm) {
     size_t n = be->model->n_params;
     double ss;
+    if (be->deferred) {
+        *lr = sq_lr_at(o->lr, step, o->warmup_steps, o->total_steps);
+        *grad_norm = NAN;
+        sq_adamw_args a = {*lr, o->beta1, o->beta2, o->eps, o->weight_decay, step + 1, 1.0};
+        return be->adamw_clipped(be, &a, o->max_grad_norm);
+    }
     if (be->grad_sumsq(be, 0, n, &ss)) return -1;
     return sq_optimizer_apply(be, o, step, ss, 0, n, lr, grad_norm);
+}
+
+int sq_optimizer_read(sq_backend *be, double *loss, double *grad_norm) {
+    long bad;
+    double bad_norm;
+    if (!be->deferred) return sq_err("sq_optimizer_read: the backend's steps are not deferred");
+    if (be->read_numbers(be, loss, grad_norm, &bad, &bad_norm)) return -1;
+    if (bad) return sq_err("step %ld: the gradient norm is not finite (%g)", bad, bad_norm);
+    return 0;
 }

@@ -27,6 +27,12 @@ void sq_optim_defaults(sq_optim *o);
  * rate used and the gradient norm before clipping.  A non-finite norm is an
  * error (the parameters are left untouched). */
 int sq_optimizer_step(sq_backend *be, const sq_optim *o, long step, double *lr, double *grad_norm);
+/* With be->deferred (core/backend.h), sq_optimizer_step queues the norm,
+ * the clip and AdamW on the device and sets *grad_norm to NAN; this waits
+ * for them and reads the last step's loss and norm.  A non-finite norm met
+ * since deferral began is the error sq_optimizer_step would have returned
+ * at its step (the parameters were left untouched from that step on). */
+int sq_optimizer_read(sq_backend *be, double *loss, double *grad_norm);
 /* The same step on the range [begin, end) of the buffer, given the squared
  * gradient norm of the whole buffer (a ZeRO shard's update, its norm summed
  * over the ranks): sq_optimizer_step is this on [0, n) with the backend's own

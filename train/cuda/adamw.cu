@@ -3,7 +3,10 @@
 // the bf16 shadow of the weights that the bf16 matmuls read; and the sum of
 // squared gradients for the global-norm clip, reduced in a fixed order; and
 // the bf16 shadow written outside a step (a push, an all-gather), with
-// AdamW's rounding.
+// AdamW's rounding; and the step's numbers kept on the device (deferred
+// mode): the loss sum and the clip factor, computed as the host computes
+// them (double, IEEE sqrt and division), so that the update is bitwise the
+// host-driven one.
 #include "common.cuh"
 
 #include <math.h>
@@ -18,11 +21,12 @@ struct adamw_consts {
 
 __global__ void adamw_kernel(float *p, __nv_bfloat16 *p16, const float *g, float *m, float *v, const int64_t *chunk_lo,
                              const int64_t *chunk_hi, const uint8_t *chunk_decay, int64_t begin, int64_t end,
-                             adamw_consts a) {
+                             adamw_consts a, const sq_cu_step_numbers *dev) {
+    if (dev && dev->bad_step) return; // a non-finite norm: the parameters stay as they were
     int k = blockIdx.x;
     int64_t lo = chunk_lo[k] > begin ? chunk_lo[k] : begin, hi = chunk_hi[k] < end ? chunk_hi[k] : end;
     double decay = 1.0 - a.lr * (chunk_decay[k] ? a.weight_decay : 0.0);
-    float gs = (float)a.grad_scale;
+    float gs = (float)(dev ? dev->scale : a.grad_scale);
     for (int64_t i = lo + threadIdx.x; i < hi; i += blockDim.x) {
         // torch _single_tensor_adamw, as train/cpu/adamw.c
         double gi = (double)(float)(g[i] * gs);
@@ -63,6 +67,27 @@ __global__ void sumsq_finish_kernel(double *out, const double *partial) {
     if (threadIdx.x == 0) *out = s[0];
 }
 
+// One thread: the host's loop, in its order.
+__global__ void loss_accumulate_kernel(sq_cu_step_numbers *d, const double *rows, int n) {
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += rows[i];
+    d->loss_sum += sum;
+}
+
+// core/optim.c: sq_optimizer_apply's norm and sq_clip_coef, in double.
+__global__ void clip_factor_kernel(sq_cu_step_numbers *d, const double *sumsq, double max_norm, long long step) {
+    double norm = sqrt(*sumsq);
+    d->loss = d->loss_sum;
+    d->loss_sum = 0;
+    d->norm = norm;
+    double c = max_norm / (norm + 1e-6);
+    d->scale = max_norm > 0 && c < 1.0 ? c : 1.0;
+    if (!isfinite(norm) && !d->bad_step) {
+        d->bad_step = step;
+        d->bad_norm = norm;
+    }
+}
+
 __global__ void to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) dst[i] = __float2bfloat16_rn(src[i]);
@@ -72,12 +97,22 @@ __global__ void to_bf16_kernel(__nv_bfloat16 *dst, const float *src, size_t n) {
 
 extern "C" void cuda_adamw_update(float *p, sq_bf16 *p16, const float *g, float *m, float *v, const int64_t *chunk_lo,
                                   const int64_t *chunk_hi, const uint8_t *chunk_decay, int n_chunks, int64_t begin,
-                                  int64_t end, const sq_cu_adamw_args *a, cudaStream_t s) {
+                                  int64_t end, const sq_cu_adamw_args *a, const sq_cu_step_numbers *dev,
+                                  cudaStream_t s) {
     if (n_chunks < 1 || end <= begin) return;
     double bc1 = 1.0 - pow(a->beta1, (double)a->t), bc2 = 1.0 - pow(a->beta2, (double)a->t);
     adamw_consts c = {a->lr, a->beta1, a->beta2, a->eps, a->weight_decay, a->grad_scale, a->lr / bc1, sqrt(bc2)};
     adamw_kernel<<<n_chunks, 256, 0, s>>>(p, reinterpret_cast<__nv_bfloat16 *>(p16), g, m, v, chunk_lo, chunk_hi,
-                                          chunk_decay, begin, end, c);
+                                          chunk_decay, begin, end, c, dev);
+}
+
+extern "C" void cuda_loss_accumulate(sq_cu_step_numbers *d, const double *loss_rows, int n, cudaStream_t s) {
+    loss_accumulate_kernel<<<1, 1, 0, s>>>(d, loss_rows, n);
+}
+
+extern "C" void cuda_clip_factor(sq_cu_step_numbers *d, const double *sumsq, double max_norm, long step,
+                                 cudaStream_t s) {
+    clip_factor_kernel<<<1, 1, 0, s>>>(d, sumsq, max_norm, (long long)step);
 }
 
 extern "C" int cuda_sumsq_blocks(void) { return SUMSQ_BLOCKS; }

@@ -9,7 +9,16 @@
 // a bf16 shadow of the parameters, rewritten by every AdamW step, feeds the
 // matmuls.  Activations and scratch are one allocation sized for the largest
 // micro-batch, so a step allocates nothing.  The host syncs where the
-// interface returns a number (loss, gradient norm) and before a grad hook.
+// interface returns a number (loss, gradient norm) and before a grad hook;
+// in deferred mode (core/backend.h, SQ_DEVICE_NORM=1) the loss and the norm
+// stay on the device and a step has no sync.
+//
+// Candidate versions, off until a GPU run shows them correct and faster
+// (docs/cuda.md, "Switches"): SQ_BGRAD_EPILOGUE=1 (bf16 bias gradients in
+// the weight gradients' GEMMs), SQ_MEM_PLAN=1 (the first row of the memory
+// plan: fp32 LayerNorm outputs as shared forward scratch), SQ_DEVICE_NORM=1,
+// SQ_LT_TOKEN_BUCKETS=1 (cuBLASLt algorithms cached by token bucket in the
+// weight gradients' GEMMs too).
 //
 // --profile: while the trace records, CUDA events around each kernel family
 // become spans on the trace's "gpu" track (cuda/profile.h).
@@ -54,6 +63,9 @@ struct cuda_be {
     sq_model *model;
     int max_B, max_T, bf16, padded_opt;
     int attn_version; // 1, or 2 (tensor cores, bf16 only) from SQ_ATTN_VERSION
+    int mem_plan;     // SQ_MEM_PLAN: rows of docs/cuda.md's memory plan applied (0 or 1)
+    bool bgrad_epi;   // SQ_BGRAD_EPILOGUE=1 (bf16 only)
+    bool lt_tokens;   // SQ_LT_TOKEN_BUCKETS=1
     size_t max_N;
     cudaStream_t stream;
     cudaEvent_t staged; // the last host-to-device copy of the staging block
@@ -74,10 +86,12 @@ struct cuda_be {
     float *tmp, *logits2, *dlogits2, *start, *end, *dres, *dh1, *dctx, *delta;
     sq_cu_act dy, dI, dq, dk, dv;
     double *loss_rows, *partial, *sumsq_partial, *sumsq_out;
+    sq_cu_step_numbers *numbers; // deferred mode's loss and norm (device)
     // the batch
     staging host, dev;
     void *host_block, *dev_block;
     double *host_loss; // pinned: loss_rows and the norm
+    sq_cu_step_numbers *host_numbers; // pinned: read_numbers' copy
     uint64_t *sort_keys; // [max_N] host
     sq_cu_tokens tk;   // of the last forward (device pointers)
     int n_wte_segs, n_wpe_segs, last_B, last_T;
@@ -127,14 +141,27 @@ void *take(cuda_be *c, size_t bytes) {
 float *takef(cuda_be *c, size_t n) { return (float *)take(c, n * sizeof(float)); }
 sq_bf16 *takeh(cuda_be *c, size_t n) { return c->bf16 ? (sq_bf16 *)take(c, n * sizeof(sq_bf16)) : NULL; }
 
-size_t plan(cuda_be *c) {
-    const sq_bert_config *cfg = &c->model->cfg;
+// Whether the fp32 LayerNorm outputs h0, h1, h2 may share two buffers
+// (SQ_MEM_PLAN >= 1, the first row of docs/cuda.md's memory plan): only
+// when no backward reads them, as bf16 training (its matmuls read the bf16
+// copies) and inference do.  In the forward, layer l's h1 is read by its
+// own output LayerNorm (the residual) and its intermediate matmul, and h2
+// (h0 for layer 0) by layer l + 1's attention LayerNorm and QKV matmuls:
+// each is dead before the same buffer is written again.  The last h2 stays,
+// for the QA head's forward and backward.  Saves (2L - 1) x N x C x 4
+// bytes: 0.81 GiB for BERT-base at 32 x 384.
+bool share_ln_out(const cuda_be *c, bool train) { return c->mem_plan >= 1 && (c->bf16 || !train); }
+
+// The activations and scratch of the largest micro-batch as slices of one
+// arena; returns its size.  train: the model has gradients (a backward).
+size_t plan(cuda_be *c, const sq_bert_config *cfg, bool train) {
     size_t N = c->max_N, C = (size_t)cfg->hidden, I = (size_t)cfg->intermediate, NH = (size_t)cfg->heads;
     size_t B = (size_t)c->max_B, T = (size_t)c->max_T;
-    bool train = c->model->grads != NULL;
     c->arena_used = 0;
     c->x0 = takef(c, N * C), c->emean = takef(c, N), c->erstd = takef(c, N);
-    c->h0.f = takef(c, N * C), c->h0.h = takeh(c, N * C);
+    bool share = share_ln_out(c, train);
+    float *h1_shared = share ? takef(c, N * C) : NULL, *h2_shared = share ? takef(c, N * C) : NULL;
+    c->h0.f = share ? h2_shared : takef(c, N * C), c->h0.h = takeh(c, N * C);
     for (int l = 0; l < cfg->layers; l++) {
         layer_acts *a = &c->la[l];
         a->q = takef(c, N * C), a->k = takef(c, N * C), a->v = takef(c, N * C), a->lse = takef(c, N * NH);
@@ -143,12 +170,12 @@ size_t plan(cuda_be *c) {
                       : NULL;
         a->ctx.f = takef(c, N * C), a->ctx.h = takeh(c, N * C);
         a->r1 = train ? takef(c, N * C) : NULL, a->mean1 = takef(c, N), a->rstd1 = takef(c, N);
-        a->h1.f = takef(c, N * C), a->h1.h = takeh(c, N * C);
+        a->h1.f = share ? h1_shared : takef(c, N * C), a->h1.h = takeh(c, N * C);
         a->f = takef(c, N * I);
         // GELU's output only feeds matmuls: bf16 alone in bf16
         a->g.f = c->bf16 ? NULL : takef(c, N * I), a->g.h = takeh(c, N * I);
         a->r2 = train ? takef(c, N * C) : NULL, a->mean2 = takef(c, N), a->rstd2 = takef(c, N);
-        a->h2.f = takef(c, N * C), a->h2.h = takeh(c, N * C);
+        a->h2.f = share ? h2_shared : takef(c, N * C), a->h2.h = takeh(c, N * C);
     }
     c->tmp = takef(c, N * C), c->logits2 = takef(c, 2 * N), c->dlogits2 = takef(c, 2 * N);
     c->start = takef(c, B * T), c->end = takef(c, B * T);
@@ -157,6 +184,7 @@ size_t plan(cuda_be *c) {
     c->partial = (double *)take(c, 2 * cs * sizeof(double));
     c->sumsq_partial = (double *)take(c, (size_t)cuda_sumsq_blocks() * sizeof(double));
     c->sumsq_out = (double *)take(c, sizeof(double));
+    c->numbers = (sq_cu_step_numbers *)take(c, sizeof(sq_cu_step_numbers));
     if (train) {
         c->dres = takef(c, N * C), c->dh1 = takef(c, N * C), c->dctx = takef(c, N * C), c->delta = takef(c, N * NH);
         c->dy.f = takef(c, N * C), c->dy.h = takeh(c, N * C);
@@ -282,7 +310,7 @@ bool attn_dropout_on(const cuda_be *c) { return c->model->grads && c->model->cfg
 
 // An empty micro-batch (core/batch.h): nothing to compute, loss 0; its
 // backward still calls the hook for every layer.
-int empty_batch(cuda_be *c, const sq_batch *b, double *loss) {
+int empty_batch(sq_backend *be, cuda_be *c, const sq_batch *b, double *loss) {
     sq_cu_tokens tk = {0, b->T, 0, 0, c->dev.cu, c->dev.len, c->dev.row, c->dev.pos, c->dev.ids, c->dev.types,
                        c->dev.sample, b->seed, b->step};
     c->tk = tk;
@@ -290,7 +318,7 @@ int empty_batch(cuda_be *c, const sq_batch *b, double *loss) {
     c->last_B = 0;
     c->last_T = b->T;
     c->have_batch = true;
-    if (loss) *loss = 0;
+    if (loss) *loss = be->deferred ? NAN : 0; // deferred: nothing to add to the device's sum
     return 0;
 }
 
@@ -298,7 +326,7 @@ int cu_forward(sq_backend *be, const sq_batch *b, bool train, double *loss) {
     cuda_be *c = (cuda_be *)be->impl;
     const sq_bert_config *cfg = &c->model->cfg;
     if (sq_batch_check(b, cfg, c->max_B, c->max_T)) return -1;
-    if (!b->B) return empty_batch(c, b, loss);
+    if (!b->B) return empty_batch(be, c, b, loss);
     if (stage_batch(c, b)) return -1;
     const sq_cu_tokens *tk = &c->tk;
     int N = tk->n, C = cfg->hidden, I = cfg->intermediate, NH = cfg->heads, P = cfg->max_position, bf = c->bf16;
@@ -366,6 +394,11 @@ int cu_forward(sq_backend *be, const sq_batch *b, bool train, double *loss) {
                                           b->hf_padded_logits, b->n_start, b->n_end, s);
     }
     if (!loss) return launched("forward");
+    if (be->deferred) { // summed on the device, read with the step's norm (cu_read_numbers)
+        cuda_loss_accumulate(c->numbers, c->loss_rows, 2 * b->B, s);
+        *loss = NAN;
+        return launched("forward");
+    }
     CU(cudaMemcpyAsync(c->host_loss, c->loss_rows, 2 * (size_t)b->B * sizeof(double), cudaMemcpyDeviceToHost, s),
        "forward");
     CU(cudaStreamSynchronize(s), "forward");
@@ -507,15 +540,16 @@ int cu_grad_sumsq(sq_backend *be, size_t begin, size_t end, double *out) {
     return 0;
 }
 
-int cu_adamw(sq_backend *be, const sq_adamw_args *a, size_t begin, size_t end) {
-    cuda_be *c = (cuda_be *)be->impl;
+// AdamW on [begin, end), scaled by a->grad_scale or, with dev, by the clip
+// factor on the device (deferred mode).
+int adamw_range(cuda_be *c, const sq_adamw_args *a, size_t begin, size_t end, const sq_cu_step_numbers *dev) {
     if (!c->grads) return sq_err("adamw on a model loaded for inference");
     if (end > c->model->n_params || begin > end) return sq_err("adamw: range [%zu, %zu) outside the buffer", begin, end);
     sq_cu_adamw_args ca = {a->lr, a->beta1, a->beta2, a->eps, a->weight_decay, a->grad_scale, a->t};
     // p, g, m, v read; p, m, v and the bf16 shadow written
     PROFILE_SPAN(&c->prof, "adamw", "adamw", -1, 0, io_bytes(c, end - begin, 1, 7, 1))
         cuda_adamw_update(c->params, (sq_bf16 *)c->p16, c->grads, c->m, c->v, c->chunk_lo, c->chunk_hi, c->chunk_decay,
-                          c->n_chunks, (int64_t)begin, (int64_t)end, &ca, c->stream);
+                          c->n_chunks, (int64_t)begin, (int64_t)end, &ca, dev, c->stream);
     if (launched("adamw")) return -1;
     // The step's last kernel: while profiling, its spans are read now (the
     // one sync profiling adds), so that each step's spans reach the trace
@@ -523,6 +557,37 @@ int cu_adamw(sq_backend *be, const sq_adamw_args *a, size_t begin, size_t end) {
     if (!sq_cu_prof_pending(&c->prof)) return 0;
     CU(cudaStreamSynchronize(c->stream), "adamw");
     return flush_spans(c);
+}
+
+int cu_adamw(sq_backend *be, const sq_adamw_args *a, size_t begin, size_t end) {
+    return adamw_range((cuda_be *)be->impl, a, begin, end, NULL);
+}
+
+// Deferred mode (core/backend.h): the step's norm, clip factor and update,
+// queued with no host wait.
+int cu_adamw_clipped(sq_backend *be, const sq_adamw_args *a, double max_norm) {
+    cuda_be *c = (cuda_be *)be->impl;
+    if (!c->grads) return sq_err("adamw on a model loaded for inference");
+    size_t n = c->model->n_params;
+    PROFILE_SPAN(&c->prof, "grad_norm", "grad_norm", -1, 0, io_bytes(c, n, 1, 1, 0)) {
+        cuda_grad_sumsq(c->sumsq_out, c->sumsq_partial, c->grads, 0, (int64_t)n, c->stream);
+        cuda_clip_factor(c->numbers, c->sumsq_out, max_norm, a->t, c->stream);
+    }
+    if (launched("grad_norm")) return -1;
+    return adamw_range(c, a, 0, n, c->numbers);
+}
+
+int cu_read_numbers(sq_backend *be, double *loss, double *grad_norm, long *bad_step, double *bad_norm) {
+    cuda_be *c = (cuda_be *)be->impl;
+    CU(cudaMemcpyAsync(c->host_numbers, c->numbers, sizeof *c->numbers, cudaMemcpyDeviceToHost, c->stream),
+       "reading the step's loss and norm");
+    CU(cudaStreamSynchronize(c->stream), "reading the step's loss and norm");
+    if (flush_spans(c)) return -1;
+    *loss = c->host_numbers->loss;
+    *grad_norm = c->host_numbers->norm;
+    *bad_step = (long)c->host_numbers->bad_step;
+    *bad_norm = c->host_numbers->bad_norm;
+    return 0;
 }
 
 int cu_copy(cuda_be *c, int bufs, bool to_device) {
@@ -607,6 +672,7 @@ void cu_free(sq_backend *be) {
         cudaFree(c->dev_block);
         cudaFreeHost(c->host_block);
         cudaFreeHost(c->host_loss);
+        cudaFreeHost(c->host_numbers);
         if (c->staged) cudaEventDestroy(c->staged);
         sq_cu_prof_free(&c->prof);
         if (c->stream) cudaStreamDestroy(c->stream);
@@ -728,13 +794,15 @@ int setup(cuda_be *c) {
     c->la = (layer_acts *)sq_calloc((size_t)(cfg->layers > 0 ? cfg->layers : 1), sizeof *c->la);
     c->sort_keys = (uint64_t *)sq_malloc(c->max_N * sizeof *c->sort_keys);
     if (!c->la || !c->sort_keys) return -1;
-    size_t arena = plan(c);
+    size_t arena = plan(c, cfg, m->grads != NULL);
     if (dmalloc(c, (void **)&c->arena, arena, "the activations")) return -1;
-    plan(c);
+    plan(c, cfg, m->grads != NULL);
+    CU(cudaMemset(c->numbers, 0, sizeof *c->numbers), "--device cuda");
     size_t sb = stage_layout(&c->host, NULL, c->max_B, c->max_T, c->max_N);
     CU(cudaMallocHost(&c->host_block, sb), "--device cuda: pinned staging memory");
     CU(cudaMallocHost((void **)&c->host_loss, 2 * (size_t)c->max_B * sizeof(double) + sizeof(double)),
        "--device cuda: pinned staging memory");
+    CU(cudaMallocHost((void **)&c->host_numbers, sizeof *c->host_numbers), "--device cuda: pinned staging memory");
     if (dmalloc(c, &c->dev_block, sb, "the batch")) return -1;
     stage_layout(&c->host, c->host_block, c->max_B, c->max_T, c->max_N);
     stage_layout(&c->dev, c->dev_block, c->max_B, c->max_T, c->max_N);
@@ -742,6 +810,26 @@ int setup(cuda_be *c) {
     // Start as a mirror of the host buffers, as the CPU backend (which uses
     // them directly) does: replay and the tests push nothing.
     return cu_copy(c, SQ_BUF_PARAMS | SQ_BUF_GRADS | SQ_BUF_MOMENTS, true);
+}
+
+bool env_is(const char *name, const char *value) {
+    const char *e = getenv(name);
+    return e && !strcmp(e, value);
+}
+
+// bf16 runs the fastest attention (version 3) unless SQ_ATTN_VERSION picks
+// another for comparison; versions 2 and 3 round q, k, v to bf16, so fp32
+// keeps version 1, the exact one.
+int attn_version_for(int bf16) {
+    const char *av = getenv("SQ_ATTN_VERSION");
+    return !bf16 ? 1 : av && (!strcmp(av, "1") || !strcmp(av, "2")) ? av[0] - '0' : 3;
+}
+
+// SQ_MEM_PLAN=N applies the first N rows of docs/cuda.md's memory plan;
+// one is written (shared fp32 LayerNorm outputs), so N > 1 means 1.
+int mem_plan_env(void) {
+    const char *e = getenv("SQ_MEM_PLAN");
+    return e && atoi(e) > 0 ? 1 : 0;
 }
 
 // Dense bf16 tensor-core peaks from the vendors' data sheets (TFLOP/s),
@@ -789,11 +877,11 @@ extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend
     c->max_T = max_T;
     c->bf16 = g_opts.bf16;
     c->padded_opt = g_opts.padded;
-    // bf16 runs the fastest attention (version 3) unless SQ_ATTN_VERSION
-    // picks another for comparison; versions 2 and 3 round q, k, v to bf16,
-    // so fp32 keeps version 1, the exact one.
-    const char *av = getenv("SQ_ATTN_VERSION");
-    c->attn_version = !c->bf16 ? 1 : av && (!strcmp(av, "1") || !strcmp(av, "2")) ? av[0] - '0' : 3;
+    c->attn_version = attn_version_for(c->bf16);
+    c->mem_plan = mem_plan_env();
+    // fp32 keeps its exact column sums (the CPU's)
+    c->bgrad_epi = c->bf16 && env_is("SQ_BGRAD_EPILOGUE", "1");
+    c->lt_tokens = env_is("SQ_LT_TOKEN_BUCKETS", "1");
     if (max_B < 1 || max_T < 1) {
         cu_free(be);
         return sq_err("--device cuda: batch %d x %d", max_B, max_T);
@@ -802,6 +890,8 @@ extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend
         cu_free(be);
         return -1;
     }
+    cuda_blas_bgrad_epilogue(c->blas, c->bgrad_epi);
+    cuda_blas_token_buckets(c->blas, c->lt_tokens); // before the first matmul (the warm-up's)
     be->forward = cu_forward;
     be->logits = cu_logits;
     be->backward = cu_backward;
@@ -815,6 +905,8 @@ extern "C" int sq_backend_cuda_new(sq_model *m, int max_B, int max_T, sq_backend
     be->buffer = cu_buffer;
     be->stream = cu_stream;
     be->params_changed = cu_params_changed;
+    be->adamw_clipped = cu_adamw_clipped;
+    be->read_numbers = cu_read_numbers;
     be->shape_bucket = cuda_blas_bucket(c->blas);
     *out = be;
     return 0;
@@ -831,11 +923,35 @@ extern "C" int sq_cuda_get_info(sq_backend *be, sq_cuda_info *out) {
     out->sm = prop.major * 10 + prop.minor;
     out->peak_bf16_tflops = peak_tflops(&prop);
     out->bytes_allocated = c->bytes_allocated;
+    out->arena_bytes = c->arena_used;
+    long fused = 0, summed = 0;
+    cuda_blas_bgrad_counts(c->blas, &fused, &summed);
+    out->bgrad_fused = fused;
+    out->bgrad_summed = summed;
+    // the candidate versions in effect (docs/cuda.md, "Switches"), for reports
+    snprintf(out->switches, sizeof out->switches, "%s%s%s%s", c->bgrad_epi ? "bgrad_epilogue " : "",
+             share_ln_out(c, c->model->grads != NULL) ? "mem_plan=1 " : "", be->deferred ? "device_norm " : "",
+             c->lt_tokens ? "lt_token_buckets " : "");
+    size_t k = strlen(out->switches);
+    if (k) out->switches[k - 1] = '\0';
     size_t fr = 0, tot = 0;
     CU(cudaMemGetInfo(&fr, &tot), "device info");
     out->device_bytes_used = tot - fr;
     out->device_bytes_total = tot;
     return 0;
+}
+
+extern "C" size_t sq_cuda_plan_bytes(const sq_bert_config *cfg, int max_B, int max_T, int bf16, int train,
+                                     int mem_plan) {
+    cuda_be c;
+    memset(&c, 0, sizeof c);
+    c.max_B = max_B, c.max_T = max_T, c.max_N = (size_t)max_B * max_T;
+    c.bf16 = bf16, c.mem_plan = mem_plan, c.attn_version = attn_version_for(bf16);
+    c.la = (layer_acts *)calloc((size_t)(cfg->layers > 0 ? cfg->layers : 1), sizeof *c.la);
+    if (!c.la) return 0;
+    size_t bytes = plan(&c, cfg, train != 0); // a NULL arena: measures only
+    free(c.la);
+    return bytes;
 }
 
 extern "C" long sq_cuda_heuristic_queries(sq_backend *be) { return cuda_blas_queries(((cuda_be *)be->impl)->blas); }

@@ -133,9 +133,29 @@ typedef struct {
     double lr, beta1, beta2, eps, weight_decay, grad_scale;
     long t;
 } sq_cu_adamw_args;
+/* A step's numbers kept on the device, so that a step queues its work
+ * without waiting for it (the backend's deferred mode, SQ_DEVICE_NORM=1):
+ * the loss summed over the step's forwards, then the global gradient norm,
+ * the clip factor AdamW applies, and the first step whose norm was not
+ * finite, after which no update is applied (the host step refuses it). */
+typedef struct {
+    double loss_sum;    /* forwards since the last cuda_clip_factor */
+    double loss, norm;  /* of the last step */
+    double scale;       /* its clip factor: the gradients' multiplier */
+    double bad_norm;    /* the first non-finite norm */
+    long long bad_step; /* its step (1-based); 0: none */
+} sq_cu_step_numbers;
+/* d->loss_sum += the sum of loss_rows[0..n) in order (the host's order). */
+void cuda_loss_accumulate(sq_cu_step_numbers *d, const double *loss_rows, int n, cudaStream_t s);
+/* Ends a step on the device: loss = loss_sum (which restarts at 0), norm =
+ * sqrt(*sumsq), scale = core/optim.c's sq_clip_coef(norm, max_norm) (1 when
+ * max_norm <= 0), and bad_step = step when norm is not finite and none was. */
+void cuda_clip_factor(sq_cu_step_numbers *d, const double *sumsq, double max_norm, long step, cudaStream_t s);
+/* dev (may be NULL): the gradients are multiplied by dev->scale instead of
+ * a->grad_scale, and nothing is updated once dev->bad_step is set. */
 void cuda_adamw_update(float *p, sq_bf16 *p16, const float *g, float *m, float *v, const int64_t *chunk_lo,
                        const int64_t *chunk_hi, const uint8_t *chunk_decay, int n_chunks, int64_t begin, int64_t end,
-                       const sq_cu_adamw_args *a, cudaStream_t s);
+                       const sq_cu_adamw_args *a, const sq_cu_step_numbers *dev, cudaStream_t s);
 /* Sum of squares of g over [begin, end) in double: partial holds
  * cuda_sumsq_blocks() doubles, out one double (device). */
 int cuda_sumsq_blocks(void);
@@ -153,11 +173,25 @@ void cuda_blas_free(sq_cu_blas *h);
 int cuda_blas_bucket(const sq_cu_blas *h);
 // cuBLASLt heuristic queries made so far (each is a shape met for the first time).
 long cuda_blas_queries(const sq_cu_blas *h);
+/* on != 0: bf16 cuda_matmul_backward computes db in the weight gradient's
+ * GEMM (cuBLASLt's BGRADB epilogue, summing the bf16 dout) instead of
+ * column sums of dout.f; fp32 always sums.  Off by default. */
+void cuda_blas_bgrad_epilogue(sq_cu_blas *h, int on);
+/* on != 0: the algorithm cache rounds the token dimension of every GEMM to
+ * its bucket, k in the weight gradients' (whose token count the default
+ * key holds exactly, so that each new count queries the heuristic again).
+ * Off by default (SQ_LT_TOKEN_BUCKETS=1 in the backend); set it before the
+ * first matmul, as the cache's keys depend on it. */
+void cuda_blas_token_buckets(sq_cu_blas *h, int on);
+/* Bias gradients computed so far by the epilogue, and by column sums
+ * because cuBLASLt refused the epilogue (with it on). */
+void cuda_blas_bgrad_counts(const sq_cu_blas *h, long *fused, long *summed);
 /* out[N, OC] = in[N, C] @ w[OC, C]^T + b (b may be NULL) */
 int cuda_matmul_forward(sq_cu_blas *h, float *out, sq_cu_act in, sq_cu_act w, const float *b, int N, int C, int OC,
                         int bf16, cudaStream_t s);
 /* din (+)= dout @ w (+= when din_accumulate, din may be NULL); dw += dout^T @ in;
- * db += column sums of dout.f (db may be NULL; partial: cuda_colsum_scratch(OC)). */
+ * db += column sums of dout.f (db may be NULL; partial: cuda_colsum_scratch(OC)
+ * doubles, 16-byte aligned), or of dout.h in the GEMM (cuda_blas_bgrad_epilogue). */
 int cuda_matmul_backward(sq_cu_blas *h, float *din, float *dw, float *db, sq_cu_act dout, sq_cu_act in, sq_cu_act w,
                          int N, int C, int OC, int din_accumulate, int bf16, double *partial, cudaStream_t s);
 
