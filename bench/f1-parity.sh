@@ -106,14 +106,18 @@ common=(--epochs "$epochs" --batch-size "$batch" --lr "$lr" --warmup 0.1 --weigh
 echo "== sq-train" >&2
 rm -rf "$out/sq-run"
 elapsed "$BIN/sq-train" --init "$model" --data "$out/train-features" -o "$out/sq-run" "${common[@]}" \
-    --device "$device" --precision "$precision" --log-every 1
+    --device "$device" --precision "$precision" --log-every "$([ "$device" = cuda ] && echo 100 || echo 1)"
 sq_wall=$secs
 "$BIN/sq-train" predict --init "$out/sq-run" --data "$out/dev-features" --device "$device" \
     --precision "$precision" -o "$out/sq-logits.safetensors"
 sq_scores=$("$BIN/sq-eval" -q --dataset "$out/dev.json" --features "$out/dev-features" \
     --logits "$out/sq-logits.safetensors")
-# From the end of step 1 to the end of the last, as hf_finetune.py times it.
-sq_train_s=$(jq -s '[.[] | select(.elapsed_s)] | (.[-1].elapsed_s - .[0].elapsed_s)' "$out/sq-run/metrics.jsonl")
+# From the end of step 1 to the end of the last, as hf_finetune.py times it:
+# exact with a metrics line every step (the CPU), else the rate between the
+# first and last lines times the steps after the first.
+sq_train_s=$(jq -s '[.[] | select(.elapsed_s)] | .[0] as $a | .[-1] as $b
+    | if $b.step > $a.step then ($b.elapsed_s - $a.elapsed_s) / ($b.step - $a.step) * ($b.step - 1) else 0 end' \
+    "$out/sq-run/metrics.jsonl")
 
 echo "== HuggingFace transformers (hf_finetune.py)" >&2
 elapsed "$PY" "$hf" --init "$model" --train "$out/train.jsonl" --dev "$out/dev.jsonl" -o "$out/hf-run" \
