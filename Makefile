@@ -122,8 +122,9 @@ endef
 $(foreach t,$(TOOLS),$(eval $(call TOOL_RULE,$(t))))
 
 # Unit tests: tests/<area>/test_*.c, linked with cmocka, libsq and, when <area>
-# is a tool, that tool's objects but its main.
-TEST_SRC := $(wildcard tests/*/test_*.c)
+# is a tool, that tool's objects but its main.  tests/<area>/helper_*.c are
+# programs the shell tests call (tests/run.sh does not run them), linked alike.
+TEST_SRC := $(wildcard tests/*/test_*.c) $(wildcard tests/*/helper_*.c)
 TEST_BIN := $(TEST_SRC:%.c=$(B)/%)
 test_area = $(word 2,$(subst /, ,$(1)))
 define TEST_RULE
@@ -194,9 +195,17 @@ demo: deps
 report:
 	scripts/report.sh $(RUNS)
 
+# A pretrained model as an HF folder, and SQuAD, fetched and checked by sha256:
+# `make model NAME=bert-base-uncased [DIR=...]`, `make squad [VERSION=1.1|2.0|all] [DIR=...]`.
+model:
+	scripts/get-model.sh $(or $(NAME),minilm) $(DIR)
+
+squad:
+	scripts/get-squad.sh $(or $(VERSION),1.1) $(DIR)
+
 clean:
 	rm -rf build build-san build-fuzz bin
 
-.PHONY: all tests test test-san test-gpu gpu-check deps demo report clean fuzz kernel-harness FORCE
+.PHONY: all tests test test-san test-gpu gpu-check deps demo report model squad clean fuzz kernel-harness FORCE
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -3,7 +3,8 @@
 # Uses apt-get directly as root, sudo otherwise; says what it does.
 set -euo pipefail
 pkgs=(build-essential pkg-config libjansson-dev libutf8proc-dev libzstd-dev libssl-dev zlib1g-dev
-      libopenmpi-dev openmpi-bin libopenblas-dev libcmocka-dev clang zstd gnuplot-nox bc jq)
+      libopenmpi-dev openmpi-bin libopenblas-dev libcmocka-dev clang zstd gnuplot-nox bc jq
+      curl ca-certificates unzip python3-pip)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

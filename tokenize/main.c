@@ -1,5 +1,6 @@
 /* sq-tokenize: SQuAD JSON → tokens file (.sqt), token for token what
  * HuggingFace tokenizers gives for bert-base-uncased (or -cased). */
+#include "hf_folder.h"
 #include "job.h"
 #include "sq/cli.h"
 #include "sq/squad.h"
@@ -7,18 +8,21 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 static void usage(void) {
-    printf("usage: sq-tokenize --vocab VOCAB.txt [--cased] [--threads N] -o OUT.sqt INPUT.json\n"
+    printf("usage: sq-tokenize --vocab VOCAB.txt|MODELDIR [--cased] [--threads N] -o OUT.sqt INPUT.json\n"
            "\n"
            "Tokenizes every context and question of a SQuAD v1.1/v2.0 file with BERT's\n"
            "WordPiece tokenizer, exactly as HuggingFace tokenizers does, and writes a\n"
            "tokens file: per paragraph its text, token ids and code-point offsets; per\n"
            "question its id, text, token ids and answers.  INPUT '-' reads stdin.\n"
            "\n"
-           "  --vocab FILE    WordPiece vocabulary, one token per line (required)\n"
+           "  --vocab FILE    WordPiece vocabulary, one token per line (required); or an HF\n"
+           "                  model folder: its vocab.txt, and its tokenizer_config.json's\n"
+           "                  do_lower_case sets the casing\n"
            "  --cased         bert-base-cased setup: no lowercasing, no accent stripping\n"
-           "                  (default: bert-base-uncased)\n"
+           "                  (default: bert-base-uncased, or what the model folder says)\n"
            "  --threads N     worker threads (default: all cores); never changes the output\n"
            "  -o, --output F  the tokens file to write (required)\n"
            "  -q, --quiet     no summary line on stderr\n"
@@ -58,6 +62,18 @@ int main(int argc, char **argv) {
     const char *input = argv[optind];
 
     double t0 = sq_now();
+    struct stat vs;
+    hf_folder folder = {0};
+    if (!stat(vocab_path, &vs) && S_ISDIR(vs.st_mode)) {
+        if (hf_folder_read(vocab_path, &folder)) sq_die_lib();
+        /* The folder's word wins over the default; against --cased it is a
+         * mistake (ids of a cased run mean nothing to an uncased model). */
+        if (cased && folder.stated && folder.lower)
+            sq_die_usage("--cased: %s/tokenizer_config.json says do_lower_case true (an uncased model: leave "
+                         "out --cased)", vocab_path);
+        if (folder.stated) cased = !folder.lower;
+        vocab_path = folder.vocab_path;
+    }
     vocab v;
     if (vocab_load(vocab_path, &v)) sq_die_lib();
     sq_squad *s;
@@ -79,5 +95,6 @@ int main(int argc, char **argv) {
             (unsigned long long)st.question_tokens, sq_now() - t0);
     sq_squad_free(s);
     vocab_free(&v);
+    hf_folder_free(&folder);
     return SQ_EXIT_OK;
 }

@@ -15,7 +15,11 @@
 #   7. distributed sq-train on this GPU (tests/cuda/gpu-dist.sh): nccl at world 1
 #      equal to single, 2 ranks over mpi, checkpoints, rendezvous, and the
 #      BERT-base ddp overhead
-# SQ_GPU_QUICK=1 leaves out 4 (the longest) and 7's BERT-base runs.
+#   8. F1 parity (bench/f1-parity.sh): all-MiniLM-L6-v2 fine-tuned 1 epoch in
+#      bf16 on SQuAD v1.1 train by sq-train and by transformers, both scored on
+#      dev v1.1: |delta F1| <= 1.0 (needs ../shared, torch + transformers, and
+#      the model: scripts/get-model.sh minilm)
+# SQ_GPU_QUICK=1 leaves out 4 (the longest), 7's BERT-base runs and 8.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -142,6 +146,22 @@ run warm-shapes warm_check
 # 7. distributed training (its own PASS/FAIL lines, repeated here)
 run gpu-dist env SQ_GPU_OUT="$OUT/dist" tests/cuda/gpu-dist.sh
 grep -E '^(PASS|FAIL|SKIP) ' "$OUT/gpu-dist.log" | sed 's/^/    /'
+
+# 8. F1 parity with transformers on real SQuAD (the bench's table is in the log)
+f1_parity() {
+    bench/f1-parity.sh --device cuda --precision bf16 --epochs 1 -o "$OUT/f1-parity" | tee "$OUT/f1-parity.txt" || return 1
+    sed -n 's/^delta F1 (sq - HF): \([-+0-9.]*\);.*/\1/p' "$OUT/f1-parity.txt" |
+        awk '{ d = $1 < 0 ? -$1 : $1; n++ } END { print "|delta F1| = " d; exit !(n == 1 && d <= 1.0) }'
+}
+if [ "${SQ_GPU_QUICK:-0}" = 1 ]; then
+    skip "f1-parity (SQ_GPU_QUICK=1)"
+elif [ -z "$SHARED" ] || ! python3 -c "import torch, transformers" 2>/dev/null; then
+    skip "f1-parity: needs ../shared and python3 with torch and transformers"
+elif ! scripts/get-model.sh minilm >/dev/null 2>"$OUT/get-model.err"; then
+    skip "f1-parity: $(cat "$OUT/get-model.err")"
+else
+    run f1-parity f1_parity
+fi
 
 echo "$pass passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -14,3 +14,7 @@ python3 "$tool" "$out/tiny" --layers 2 --hidden 64 --heads 4 --inter 256 --seq 6
     --maxpos 128 --vocab 1536 --seed 1234
 python3 "$tool" "$out/odd" --layers 2 --hidden 48 --heads 3 --inter 96 --seq 23 --batch 5 --steps 4 \
     --warmup 1 --maxpos 40 --vocab 1100 --seed 7 --wd 0.05
+# The MiniLM logits of test_minilm.sh (needs the sq tools built and the model,
+# fetched by scripts/get-model.sh).
+mkdir -p "$out/minilm"
+python3 "$here/make_minilm_ref.py" "$("$here/../../scripts/get-model.sh" minilm)" "$out/minilm/ref.safetensors"

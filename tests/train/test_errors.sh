@@ -52,7 +52,22 @@ expect_fail 1 'bert.embeddings.word_embeddings.weight: shape \[1200, 32\]' \
 expect_fail 1 'no config' "${tr[@]}" predict --init "$FIX/micro/grads.safetensors" --data "$T/feat" -o "$T/x"
 head -c 1000 "$FIX/micro/model.safetensors" >"$T/cut.safetensors"
 expect_fail 1 'cut.safetensors' "${tr[@]}" --data "$T/feat" --init "$T/cut.safetensors" --config "$T/cfg.json" -o "$T/r"
+# --init folders: without weights, with a PyTorch pickle only, with a shard index
+# naming a missing shard (one line, saying what to do)
+mkdir -p "$T/nomodel"
+cp "$T/cfg.json" "$T/nomodel/config.json"
+expect_fail 1 'nomodel: no model.safetensors or model.safetensors.index.json in this folder .*get-model.sh' \
+    "${tr[@]}" --data "$T/feat" --init "$T/nomodel" -o "$T/r"
+expect_fail 1 'nomodel: no model.safetensors' "${tr[@]}" predict --init "$T/nomodel" --data "$T/feat" -o "$T/x"
+touch "$T/nomodel/pytorch_model.bin"
+expect_fail 1 'pytorch_model.bin, a PyTorch pickle .*safe_serialization=True' \
+    "${tr[@]}" --data "$T/feat" --init "$T/nomodel" -o "$T/r"
+printf '{"weight_map": {"bert.embeddings.word_embeddings.weight": "model-00001-of-00002.safetensors"}}' \
+    >"$T/nomodel/model.safetensors.index.json"
+expect_fail 1 'index.json: shard model-00001-of-00002.safetensors: .*No such file' \
+    "${tr[@]}" --data "$T/feat" --init "$T/nomodel" -o "$T/r"
 [ ! -e "$T/r/run.json" ] || fail "a refused run left run.json"
+[ ! -e "$T/x" ] || fail "a refused predict left its output"
 
 # replay on batches that are not there
 expect_fail 1 'input_ids_3' "${tr[@]}" replay --init "$FIX/micro/model.safetensors" \

@@ -22,7 +22,8 @@ static const char usage[] =
     "                        [--batch-size N] [--device cpu|cuda] [--threads N]\n"
     "                        [--precision bf16|fp32] [--padded]\n"
     "Writes start_logits and end_logits, float32 [features, max_seq], -inf past each\n"
-    "feature's length.\n";
+    "feature's length.  MODEL: an HF model folder or a .safetensors / .index.json file\n"
+    "with a qa_outputs head.\n";
 
 int sq_cmd_predict(int argc, char **argv) {
     const char *init = NULL, *config = NULL, *data = NULL, *out = NULL, *device = sq_default_device();
@@ -74,9 +75,14 @@ int sq_cmd_predict(int argc, char **argv) {
         sq_die("%s: the features' vocabulary (%u) is larger than the model's (%d)", data, info->vocab_size,
                cfg.vocab_size);
     sq_model *m;
-    bool qa_new;
-    if (sq_model_new(&cfg, false, &m) || sq_model_load(m, init, 0, &qa_new)) sq_die_lib();
-    if (qa_new) sq_die("%s: no qa_outputs: not a question-answering model", init);
+    sq_load_info li;
+    if (sq_model_new(&cfg, false, &m) || sq_model_load_hf(m, init, 0, &li)) sq_die_lib();
+    if (li.qa_initialised) sq_die("%s: no qa_outputs: not a question-answering model", init);
+    if (sq_load_info_notable(&li)) {
+        char line[512];
+        sq_load_info_format(&li, line, sizeof line);
+        sq_info("%s: %s", init, line);
+    }
     if ((size_t)batch > n) batch = (long)n;
     sq_loader_cfg lc = {feat, 0, batch, 1, 0, 1, false, 0, sq_steps_per_epoch(n, batch)};
     sq_backend *be;

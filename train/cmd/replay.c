@@ -27,7 +27,8 @@ static const char usage[] =
     "                       [--threads N] -o OUTDIR\n"
     "Runs K AdamW steps on the batches input_ids_K, token_type_ids_K, attention_mask_K,\n"
     "start_positions_K, end_positions_K and writes OUTDIR/forward.safetensors (step-0 logits\n"
-    "and loss), grads.safetensors (step-0 gradients), final.safetensors and losses.json.\n";
+    "and loss), grads.safetensors (step-0 gradients), final.safetensors and losses.json.\n"
+    "MODEL: an HF model folder or a .safetensors / .index.json file.\n";
 
 static const sq_tensor *step_tensor(const sq_st *st, const char *what, int k, int ndim) {
     char name[64];
@@ -121,10 +122,15 @@ int sq_replay(const sq_replay_opts *r) {
     int32_t *mask = NULL;
     char *dir = NULL;
     json_t *jl = json_array(), *jr = json_array(), *jg = json_array();
-    bool qa_new;
+    sq_load_info li;
     int rc = -1;
     if (!jl || !jr || !jg) goto done;
-    if (sq_model_new(&cfg, true, &m) || sq_model_load(m, r->init, r->seed, &qa_new)) goto done;
+    if (sq_model_new(&cfg, true, &m) || sq_model_load_hf(m, r->init, r->seed, &li)) goto done;
+    if (sq_load_info_notable(&li)) {
+        char line[512];
+        sq_load_info_format(&li, line, sizeof line);
+        sq_info("%s: %s", r->init, line);
+    }
     if (sq_st_read(r->batches, &st)) goto done;
     int max_B = 0, max_T = 0;
     for (int k = 0; k < r->steps; k++) {

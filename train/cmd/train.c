@@ -37,8 +37,9 @@ static const char usage[] =
     "Fine-tunes BertForQuestionAnswering on a feature directory (sq-pack) and writes\n"
     "RUNDIR/model.safetensors and RUNDIR/config.json (HF from_pretrained loads RUNDIR).\n"
     "  --data FEATDIR          training features\n"
-    "  --init MODEL            HF checkpoint (.safetensors); config from --config, a config.json\n"
-    "                          beside it, or its metadata\n"
+    "  --init MODEL            HF model folder (config.json + model.safetensors or its shard\n"
+    "                          index), or a .safetensors / .index.json file; any BERT naming\n"
+    "                          from_pretrained reads; config from --config, config.json, or metadata\n"
     "  --config FILE           HF config.json; without --init, weights are initialised from --seed\n"
     "  --eval-data FEATDIR     dev features, predicted after each epoch (needs --eval-dataset)\n"
     "  --eval-dataset FILE     the SQuAD JSON the dev features came from, for EM/F1\n"
@@ -296,9 +297,13 @@ int sq_cmd_train(int argc, char **argv) {
     sq_model *m;
     if (sq_model_new(&cfg, true, &m)) sq_die_lib();
     if (o.init) {
-        bool qa_new;
-        if (sq_model_load(m, o.init, (uint64_t)o.seed, &qa_new)) sq_die_lib();
-        if (qa_new) sq_info("%s: no qa_outputs; initialised as HF does", o.init);
+        sq_load_info li;
+        if (sq_model_load_hf(m, o.init, (uint64_t)o.seed, &li)) sq_die_lib();
+        if (o.rank == 0 && sq_load_info_notable(&li)) {
+            char line[512];
+            sq_load_info_format(&li, line, sizeof line);
+            sq_info("%s: %s", o.init, line);
+        }
     } else {
         sq_model_init(m, (uint64_t)o.seed);
     }

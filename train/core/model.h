@@ -75,14 +75,40 @@ void sq_model_layer_range(const sq_model *m, int layer, size_t *begin, size_t *e
  * LayerNorm 1/0.  The normals come from Philox keyed by (seed, tensor). */
 void sq_model_init_tensor(sq_model *m, int tensor, uint64_t seed);
 void sq_model_init(sq_model *m, uint64_t seed);
-/* Loads an HF checkpoint (BertForQuestionAnswering, or BertModel /
- * BertForPreTraining / BertForMaskedLM with or without "bert."; a missing QA
- * head is initialised from seed); F32/F16/BF16; a shape mismatch is an error
- * naming the tensor.  *qa_initialised tells whether the head was missing. */
+/* What sq_model_load_hf read, for the one line a command prints about it. */
+typedef struct {
+    int files;          /* safetensors files read: 1, or the shards of an index */
+    int loaded;         /* tensors of the table found in the checkpoint */
+    unsigned dtypes;    /* bit (1 << sq_dtype) for each dtype loaded */
+    int renamed;        /* LayerNorm.gamma / .beta read as .weight / .bias */
+    int prefixed;       /* names read without their "bert." prefix (BertModel) */
+    int ignored;        /* tensors the model has no place for (pooler, cls.*, buffers) */
+    char ignored_names[200]; /* a summary: "pooler.* (2), cls.* (6), embeddings.position_ids" */
+    bool qa_initialised;     /* no qa_outputs: initialised from the seed as HF does */
+} sq_load_info;
+
+/* Loads what transformers' BertForQuestionAnswering.from_pretrained loads.
+ * init is a safetensors file, a model.safetensors.index.json (shards), or an
+ * HF model folder (config.json with model.safetensors or its index).  Names
+ * as HF maps them (transformers' conversion_mapping "legacy" renamings and
+ * base_model_prefix handling): "LayerNorm.gamma"/".beta" are ".weight"/".bias",
+ * and a name found with "bert." in front is the model's (BertModel has no
+ * prefix; BertForPreTraining, BertForMaskedLM and BertForQuestionAnswering
+ * have it).  Tensors with no place in the model (pooler, cls.*, position_ids)
+ * are ignored; a missing qa_outputs is initialised from seed; every other
+ * tensor must be there, F32, F16 or BF16, with the config's shape.  Two
+ * checkpoint tensors for one parameter are an error.  info may be NULL. */
+int sq_model_load_hf(sq_model *m, const char *init, uint64_t seed, sq_load_info *info);
+/* The same; *qa_initialised tells whether the head was missing. */
 int sq_model_load(sq_model *m, const char *path, uint64_t seed, bool *qa_initialised);
-/* Reads the config for --init: config if not NULL, else config.json beside
- * init, else init's safetensors metadata "config" (init may be NULL when
- * config is not). */
+/* One line for the user about a load: "103 tensors (BF16) from 2 shards;
+ * LayerNorm gamma/beta read as weight/bias (25); ...". */
+void sq_load_info_format(const sq_load_info *info, char *buf, size_t size);
+/* Whether a load did more than read BertForQuestionAnswering's names. */
+bool sq_load_info_notable(const sq_load_info *info);
+/* Reads the config for --init: config if not NULL, else config.json in the
+ * folder init names or beside the file it names, else the safetensors
+ * metadata "config" of its weights (init may be NULL when config is not). */
 int sq_model_config_for(const char *init, const char *config, sq_bert_config *out);
 /* Writes params as F32 safetensors with HF names and the config in the
  * metadata. */
