@@ -41,6 +41,18 @@ done
 if [ ! -f "$T/killed/model.safetensors" ]; then
     "$SQ_BIN/sq-train" "${args[@]}" --resume -o "$T/killed" 2>>"$T/killed.log"
 fi
+if ! grep -q 'resumed from' "$T/killed.log"; then
+    # Every kill came before the first checkpoint or after the end (a slow
+    # reference run): kill once a checkpoint is there.
+    rm -rf "$T/killed"
+    "$SQ_BIN/sq-train" "${args[@]}" -o "$T/killed" 2>>"$T/killed.log" &
+    pid=$!
+    for i in $(seq 1 600); do [ -d "$T/killed/checkpoints/step-00000014" ] && break; sleep 0.02; done
+    kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
+    wait "$pid" 2>/dev/null || true
+    [ -f "$T/killed/model.safetensors" ] ||
+        "$SQ_BIN/sq-train" "${args[@]}" --resume -o "$T/killed" 2>>"$T/killed.log"
+fi
 resumed=$(grep -c 'resumed from' "$T/killed.log" || true)
 echo "killed $kills times, resumed $resumed times from a checkpoint"
 [ "$resumed" -ge 1 ] || fail "no run resumed from a checkpoint: $(cat "$T/killed.log")"
