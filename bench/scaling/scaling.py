@@ -189,7 +189,7 @@ def main():
                    help="measured single-GPU step time (default: the labelled A100 assumption)")
     t.add_argument("--params", type=int, default=0, help="parameters (default: BERT-base's layer sizes)")
     t.add_argument("--layer-ms", type=float, nargs="*",
-                   help="measured backward ms per layer, QA head first (sq-train prints them at the end)")
+                   help="measured backward ms per layer, QA head first (sq-train -v prints them at the end)")
     t.add_argument("--forward-frac", type=float, default=1 / 3, help="forward share of compute (default 1/3)")
     t.add_argument("--optimizer-frac", type=float, default=0.03, help="optimizer share of the step")
     t.add_argument("--gpus", type=int, default=2, help="GPUs per node")

@@ -163,7 +163,7 @@ references() {
 nccl1() { # STRATEGY PRECISION [--grad-accum 2]
     local s=$1 p=$2 acc=${3:-} ref=single-$2 name=nccl1-$1-$2
     [ -z "$acc" ] || { ref=single-acc2-$p; name=$name-acc2; }
-    one "$OUT/$name" --strategy "$s" --comm nccl --precision "$p" ${acc:+--grad-accum 2} || return 1
+    one "$OUT/$name" --strategy "$s" --comm nccl --precision "$p" ${acc:+--grad-accum 2} -v || return 1
     nccl_note "$OUT/$name.log"
     grep -q "memory: rank 0/1 $s holds" "$OUT/$name.log" || { echo "no memory line for $s"; return 1; }
     # ddp at world 1 must be single bit for bit: nothing it does may change a value
@@ -214,10 +214,10 @@ resume_nccl() { # STRATEGY
     *) [ -f "$run/checkpoints/step-00000004/shard-00000.safetensors" ] || { echo "$s: no shard"; return 1; } ;;
     esac
     mv "$run/model.safetensors" "$run.whole.safetensors"
-    rm -r "$run/checkpoints/step-00000004"
+    rm -r "$run/checkpoints/step-00000006" # the end's: step 4's is the newest left
     "$BIN/sq-train" --device cuda --data "$FEAT" --config "$CFG" -o "$run" "${SMALL[@]}" --strategy "$s" --comm nccl \
         --checkpoint-every 2 --resume >"$run.resume.log" 2>&1 || { tail -n 15 "$run.resume.log"; return 1; }
-    grep -q "resuming from .*step-00000002" "$run.resume.log" || { echo "did not resume from step 2"; return 1; }
+    grep -q "resumed from .*step-00000004" "$run.resume.log" || { echo "did not resume from step 4"; return 1; }
     compare "$run/model.safetensors" "$run.whole.safetensors" bitwise
 }
 for s in ddp zero2 fsdp; do check "resume-nccl1-$s" resume_nccl "$s"; done
@@ -225,7 +225,7 @@ for s in ddp zero2 fsdp; do check "resume-nccl1-$s" resume_nccl "$s"; done
 # ---- 3. two ranks share the GPU through the mpi backend (staged)
 mpi2() { # STRATEGY PRECISION
     local s=$1 p=$2 name=mpi2-$1-$2
-    ranks 2 "$OUT/$name" --strategy "$s" --comm mpi --precision "$p" || return 1
+    ranks 2 "$OUT/$name" --strategy "$s" --comm mpi --precision "$p" -v || return 1
     grep -q "memory: rank 1/2 $s holds" "$OUT/$name.log" || { echo "no memory line of rank 1"; return 1; }
     # each rank runs one of the micro-batches single --grad-accum 2 runs
     # (same shapes, so cuBLASLt's choices and bf16 roundings agree): only the
@@ -252,11 +252,11 @@ mpi2_resume() { # fsdp on 2 ranks: checkpoint (each rank pulls its shard), resum
     ranks 2 "$run" --strategy fsdp --comm mpi --checkpoint-every 2 || return 1
     [ -f "$run/checkpoints/step-00000004/shard-00001.safetensors" ] || { echo "no shard of rank 1"; return 1; }
     mv "$run/model.safetensors" "$run.whole.safetensors"
-    rm -r "$run/checkpoints/step-00000004"
+    rm -r "$run/checkpoints/step-00000006" # the end's: step 4's is the newest left
     mpirun --allow-run-as-root --oversubscribe -np 2 "$BIN/sq-train" --device cuda --data "$FEAT" --config "$CFG" \
         -o "$run" "${SMALL[@]}" --strategy fsdp --comm mpi --checkpoint-every 2 --resume >"$run.resume.log" 2>&1 ||
         { tail -n 15 "$run.resume.log"; return 1; }
-    grep -q "resuming from .*step-00000002" "$run.resume.log" || { echo "did not resume from step 2"; return 1; }
+    grep -q "resumed from .*step-00000004" "$run.resume.log" || { echo "did not resume from step 4"; return 1; }
     compare "$run/model.safetensors" "$run.whole.safetensors" bitwise
 }
 if [ "$HAVE_MPI" = 0 ]; then

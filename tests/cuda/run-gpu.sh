@@ -125,7 +125,7 @@ warm_check() {
     local d=$OUT/warm feat=$OUT/xquad-features cfg=$ROOT/data/sample/bert-small-config.json
     rm -rf "$d" && mkdir -p "$d"
     xquad_features || return 1
-    "$BIN/sq-train" --device cuda --config "$cfg" --data "$feat" --max-steps 20 --batch-size 16 --seed 3 \
+    "$BIN/sq-train" --device cuda --config "$cfg" --data "$feat" --max-steps 20 --batch-size 16 --seed 3 -v \
         -o "$d/warm" 2>"$d/warm.err" || { cat "$d/warm.err"; return 1; }
     grep -E 'warm-up: [0-9]+ batch shapes' "$d/warm.err" || { echo "no warm-up line"; cat "$d/warm.err"; return 1; }
     SQ_WARM_SHAPES=0 "$BIN/sq-train" --device cuda --config "$cfg" --data "$feat" --max-steps 20 --batch-size 16 \

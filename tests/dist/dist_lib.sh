@@ -2,7 +2,7 @@
 # feature directory and model config in $T, sq-train runs on one process and
 # under mpirun, and the comparison of two models' parameters.
 command -v mpirun >/dev/null || skip "needs mpirun (Open MPI)"
-"$SQ_BIN/sq-train" --help | grep -q -- --strategy || fail "sq-train has no --strategy"
+"$SQ_BIN/sq-train" --help | grep -- --strategy >/dev/null || fail "sq-train has no --strategy"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Open MPI keeps memory until exit on purpose; LeakSanitizer would call that a leak.
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0

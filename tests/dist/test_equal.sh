@@ -17,7 +17,7 @@ mpi_train 1 "$T/ddp-1" --max-steps 4 --batch-size 6 --strategy ddp
 cmp -s "$T/ddp-1/model.safetensors" "$T/single/model.safetensors" || fail "ddp on 1 rank differs from single"
 for run in "2 ddp" "2 zero1" "2 zero2" "2 fsdp" "3 ddp" "3 zero2"; do
     set -- $run
-    mpi_train "$1" "$T/$2-$1" --max-steps 4 --batch-size 6 --bucket-mb 1 --strategy "$2"
+    mpi_train "$1" "$T/$2-$1" --max-steps 4 --batch-size 6 --bucket-mb 1 --strategy "$2" -v
     same_params "$T/$2-$1/model.safetensors" "$T/single/model.safetensors" 1e-5
     grep -q '"strategy": "'"$2"'"' "$T/$2-$1/run.json" || fail "$2: run.json does not name the strategy"
 done

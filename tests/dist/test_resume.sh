@@ -36,7 +36,7 @@ last=$(ls "$T/cut/checkpoints" | grep -E '^step-[0-9]{8}$' | tail -n 1)
 mkdir -p "$T/one/checkpoints"
 cp -r "$T/cut/checkpoints/$last" "$T/one/checkpoints/"
 mpi_train 2 "$T/cut" "${args[@]}" --resume
-grep -q "resuming from .*$last" "$T/cut.log" || fail "did not resume from $last: $(head -n 3 "$T/cut.log")"
+grep -q "resumed from .*$last" "$T/cut.log" || fail "did not resume from $last: $(head -n 3 "$T/cut.log")"
 cmp -s "$T/cut/model.safetensors" "$T/whole/model.safetensors" || fail "resumed run differs from the whole run"
 
 # The same sharded checkpoint, resumed by one process: the same model up to
@@ -65,8 +65,8 @@ damaged short - "shard-00000.safetensors" truncate -s 5000 shard-00000.safetenso
 mpi_train 2 "$T/ddp" --max-steps 6 --batch-size 6 --checkpoint-every 2 --strategy ddp
 [ -f "$T/ddp/checkpoints/step-00000004/model.safetensors" ] || fail "ddp: no whole checkpoint"
 mv "$T/ddp/model.safetensors" "$T/ddp-whole.safetensors"
-rm -r "$T/ddp/checkpoints/step-00000004"
+rm -r "$T/ddp/checkpoints/step-00000006" # the end's: step 4's is the newest left
 mpi_train 2 "$T/ddp" --max-steps 6 --batch-size 6 --checkpoint-every 2 --strategy ddp --resume
-grep -q "resuming from .*step-00000002" "$T/ddp.log" || fail "ddp did not resume from step 2"
+grep -q "resumed from .*step-00000004" "$T/ddp.log" || fail "ddp did not resume from step 4"
 cmp -s "$T/ddp/model.safetensors" "$T/ddp-whole.safetensors" || fail "ddp: resumed run differs from the whole run"
 echo "ok"

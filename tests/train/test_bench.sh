@@ -43,7 +43,7 @@ grep -q '"epoch_s":' "$T/out2" || fail "no epoch_s with --data: $(cat "$T/out2")
 expect_fail 2 'exclude' "${tr[@]}" --synthetic --data "$T/feat"
 expect_fail 2 'precision bf16 needs --device cuda' "${tr[@]}" --precision bf16
 expect_fail 2 'precision' "${tr[@]}" --device cuda --precision fp16
-"$SQ_BIN/sq-train" bench --help | grep -q '^usage: sq-train bench' || fail "bench --help"
+"$SQ_BIN/sq-train" bench --help | grep '^Usage: sq-train bench' >/dev/null || fail "bench --help"
 if ! nvidia-smi -L >/dev/null 2>&1; then
     expect_fail 1 'no CUDA device|without the CUDA backend' "${tr[@]}" --device cuda --max-seq 48 --steps 1
 fi

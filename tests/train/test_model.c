@@ -208,7 +208,7 @@ static void test_checkpoints(void **state) {
     snprintf(dir, sizeof dir, "%s/run", tmp);
     assert_int_equal(mkdir(dir, 0755), 0);
     for (long s = 1; s <= 4; s++) {
-        sq_ckpt_state st = {s * 10, 100, 8, 25, 77};
+        sq_ckpt_state st = {s * 10, 100, 8, 25, 77, 50.5 + (double)s, s * 10 - 5, s - 1, s == 4};
         m->params[0] = (float)s;
         assert_int_equal(sq_ckpt_save(dir, m, &st), 0);
     }
@@ -228,10 +228,20 @@ static void test_checkpoints(void **state) {
     assert_int_equal(got.step, 40);
     assert_int_equal(got.total_steps, 100);
     assert_int_equal(got.seed, 77);
+    /* What --save-best and --early-stop go on from, and the end marker. */
+    assert_true(got.best_f1 == 54.5);
+    assert_int_equal(got.best_step, 35);
+    assert_int_equal(got.evals_since_best, 3);
+    assert_true(got.complete);
     assert_memory_equal(n->params, m->params, m->n_params * sizeof(float));
     assert_memory_equal(n->m, m->m, m->n_params * sizeof(float));
     assert_memory_equal(n->v, m->v, m->n_params * sizeof(float));
     free(latest);
+    /* The next save removes what a stopped one left. */
+    sq_ckpt_state next = {50, 100, 8, 25, 77, 0, 0, 0, false};
+    assert_int_equal(sq_ckpt_save(dir, m, &next), 0);
+    snprintf(tmpdir, sizeof tmpdir, "%s/checkpoints/step-00000050.tmp-1-0", dir);
+    assert_int_not_equal(stat(tmpdir, &sb), 0);
     snprintf(tmpdir, sizeof tmpdir, "%s/empty", tmp);
     assert_int_equal(sq_ckpt_latest(tmpdir, &latest), 0);
     assert_null(latest);

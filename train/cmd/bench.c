@@ -24,7 +24,7 @@
 #include <sys/resource.h>
 
 static const char usage[] =
-    "usage: sq-train bench [--config bert-base|CONFIG.json] [--batch-size N] [--max-seq N]\n"
+    "Usage: sq-train bench [--config bert-base|CONFIG.json] [--batch-size N] [--max-seq N]\n"
     "                      [--data FEATDIR | --synthetic] [--padded] [--steps N] [--warmup-steps N]\n"
     "                      [--device cpu|cuda] [--precision bf16|fp32] [--threads N] [--seed N] [-o FILE]\n"
     "Times training steps (forward, backward, AdamW) of a randomly initialised model and prints\n"

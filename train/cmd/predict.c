@@ -1,9 +1,11 @@
 /* sq-train predict: start and end logits of every feature, for sq-eval.
  * Batches are padded to their longest feature; padded positions (and those
- * past max_seq) are -inf, so they are never chosen. */
+ * past max_seq) are -inf, so they are never chosen.  Ends with one summary
+ * line (none with -q). */
 #include "core/backend.h"
 #include "cmd/commands.h"
 #include "cmd/device_opts.h"
+#include "cmd/input_kind.h"
 #include "core/loader.h"
 
 #include "sq/cli.h"
@@ -18,12 +20,14 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: sq-train predict --init MODEL [--config C] --data FEATDIR -o LOGITS.safetensors\n"
+    "Usage: sq-train predict --init MODEL [--config C] --data FEATDIR -o LOGITS.safetensors\n"
     "                        [--batch-size N] [--device cpu|cuda] [--threads N]\n"
-    "                        [--precision bf16|fp32] [--padded]\n"
+    "                        [--precision bf16|fp32] [--padded] [-q]\n"
     "Writes start_logits and end_logits, float32 [features, max_seq], -inf past each\n"
-    "feature's length.  MODEL: an HF model folder or a .safetensors / .index.json file\n"
-    "with a qa_outputs head.\n";
+    "feature's length, for sq-eval --logits.  MODEL: an HF model folder or a .safetensors /\n"
+    ".index.json file with a qa_outputs head.  -q: no summary line.\n"
+    "\n"
+    "Exit status: 0 written, 1 bad input, 2 bad usage.\n";
 
 int sq_cmd_predict(int argc, char **argv) {
     const char *init = NULL, *config = NULL, *data = NULL, *out = NULL, *device = sq_default_device();
@@ -32,12 +36,13 @@ int sq_cmd_predict(int argc, char **argv) {
     static const struct option opts[] = {
         {"init", 1, 0, O_INIT}, {"config", 1, 0, O_CONFIG}, {"data", 1, 0, O_DATA}, {"output", 1, 0, 'o'},
         {"batch-size", 1, 0, O_BATCH}, {"device", 1, 0, O_DEV}, {"threads", 1, 0, O_THR},
-        {"precision", 1, 0, O_PREC}, {"padded", 0, 0, O_PADDED}, {"help", 0, 0, 'h'}, {"version", 0, 0, 'V'}, {0}};
+        {"precision", 1, 0, O_PREC}, {"padded", 0, 0, O_PADDED}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+        {"version", 0, 0, 'V'}, {0}};
     const char *precision = NULL;
     bool padded = false;
     int c;
     opterr = 0; /* sq_die_option words the errors */
-    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:qhV", opts, NULL)) != -1) {
         switch (c) {
         case O_INIT: init = optarg; break;
         case O_CONFIG: config = optarg; break;
@@ -48,6 +53,7 @@ int sq_cmd_predict(int argc, char **argv) {
         case O_PREC: precision = optarg; break;
         case O_PADDED: padded = true; break;
         case O_THR: threads = sq_opt_long("--threads", optarg, 1, 4096); break;
+        case 'q': sq_quiet = true; break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': sq_print_version(); return 0;
         default: sq_die_option(c, argv);
@@ -59,6 +65,10 @@ int sq_cmd_predict(int argc, char **argv) {
         sq_die_usage("--device: \"%s\" is not cpu or cuda", device);
     sq_device_options(device, precision, padded);
     sq_train_set_threads((int)threads);
+    if (sq_check_input("--data", data, SQ_WANT_FEATURES) || sq_check_input("--init", init, SQ_WANT_WEIGHTS) ||
+        (config && sq_check_input("--config", config, SQ_WANT_CONFIG)))
+        sq_die_lib();
+    double t0 = sq_now();
 
     sq_features *feat;
     if (sq_features_open(data, &feat) || sq_features_load_all(feat)) sq_die_lib();
@@ -118,6 +128,9 @@ int sq_cmd_predict(int argc, char **argv) {
         sq_stw_write(w, out))
         sq_die_lib();
     sq_stw_free(w);
+    double dt = sq_now() - t0;
+    sq_info("wrote %s: logits of %zu features in %.1f s (%.1f features/s, %s %s)", out, n, dt, dt > 0 ? (double)n / dt : 0,
+            device, precision ? precision : strcmp(device, "cuda") ? "fp32" : "bf16");
     sq_loader_close(ld);
     be->free(be);
     sq_model_free(m);

@@ -20,7 +20,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: sq-train replay --init MODEL [--config C] --batches B.safetensors --steps K --lr LR\n"
+    "Usage: sq-train replay --init MODEL [--config C] --batches B.safetensors --steps K --lr LR\n"
     "                       --warmup-steps W --weight-decay WD --max-grad-norm G\n"
     "                       [--hidden-dropout P] [--attention-dropout P] [--seed N] [--device cpu|cuda]\n"
     "                       [--precision bf16|fp32] [--padded]\n"

@@ -68,6 +68,24 @@ static int list(const char *dir, long **steps, size_t *n) {
     return 0;
 }
 
+/* What a process stopped while writing a checkpoint left (a second Ctrl-C
+ * exits at once): "step-N.tmp-*" and "step-N.old-*" folders.  Only one
+ * process writes checkpoints to a run, so none of them is in use. */
+static int remove_torn(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return sq_err_sys("%s", dir);
+    int rc = 0;
+    struct dirent *e;
+    while (!rc && (e = readdir(d))) {
+        if (strncmp(e->d_name, "step-", 5) || (!strstr(e->d_name, ".tmp-") && !strstr(e->d_name, ".old-"))) continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        rc = sq_rmtree(path);
+    }
+    closedir(d);
+    return rc;
+}
+
 int sq_ckpt_save(const char *rundir, const sq_model *m, const sq_ckpt_state *s) {
     char dir[4096], final[4200], path[4400];
     snprintf(dir, sizeof dir, "%s/checkpoints", rundir);
@@ -92,15 +110,7 @@ int sq_ckpt_save(const char *rundir, const sq_model *m, const sq_ckpt_state *s) 
     if (!rc) rc = sq_stw_write(w, path);
     sq_stw_free(w);
     free(names);
-    if (!rc) {
-        json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "step", (json_int_t)s->step,
-                              "total_steps", (json_int_t)s->total_steps, "global_batch", (json_int_t)s->global_batch,
-                              "steps_per_epoch", (json_int_t)s->steps_per_epoch, "seed", (json_int_t)s->seed,
-                              "epoch", (double)s->step / (double)s->steps_per_epoch);
-        snprintf(path, sizeof path, "%s/state.json", tmp);
-        rc = !j || sq_json_save(path, j, JSON_INDENT(1) | JSON_SORT_KEYS) ? -1 : 0;
-        json_decref(j);
-    }
+    if (!rc) rc = sq_ckpt_state_save(tmp, s);
     if (!rc) rc = sq_dir_commit(tmp, final);
     if (rc) sq_rmtree(tmp);
     free(tmp);
@@ -113,7 +123,7 @@ int sq_ckpt_save(const char *rundir, const sq_model *m, const sq_ckpt_state *s) 
         rc = sq_rmtree(path);
     }
     free(steps);
-    return rc;
+    return rc ? rc : remove_torn(dir);
 }
 
 int sq_ckpt_latest(const char *rundir, char **path) {
@@ -130,11 +140,49 @@ int sq_ckpt_latest(const char *rundir, char **path) {
     return rc;
 }
 
+int sq_ckpt_state_save(const char *dir, const sq_ckpt_state *s) {
+    char path[4200];
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, s:b}", "step", (json_int_t)s->step,
+                          "total_steps", (json_int_t)s->total_steps, "global_batch", (json_int_t)s->global_batch,
+                          "steps_per_epoch", (json_int_t)s->steps_per_epoch, "seed", (json_int_t)s->seed,
+                          "epoch", (double)s->step / (double)s->steps_per_epoch, "best_f1", s->best_f1,
+                          "best_step", (json_int_t)s->best_step, "evals_since_best", (json_int_t)s->evals_since_best,
+                          "complete", s->complete);
+    if (!j) return sq_err("%s: cannot build state.json", dir);
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    int rc = sq_json_save(path, j, JSON_INDENT(1) | JSON_SORT_KEYS);
+    json_decref(j);
+    return rc;
+}
+
 static int get_long(json_t *j, const char *key, long *out) {
     json_t *v = json_object_get(j, key);
     if (!json_is_integer(v) || json_integer_value(v) < 0) return sq_err("%s: expected a non-negative integer", key);
     *out = (long)json_integer_value(v);
     return 0;
+}
+
+int sq_ckpt_state_load(const char *dir, sq_ckpt_state *s) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s/state.json", dir);
+    json_t *j = sq_json_load(p);
+    if (!j) return -1;
+    long seed = 0;
+    *s = (sq_ckpt_state){0};
+    int rc = get_long(j, "step", &s->step) || get_long(j, "total_steps", &s->total_steps) ||
+             get_long(j, "global_batch", &s->global_batch) || get_long(j, "steps_per_epoch", &s->steps_per_epoch) ||
+             get_long(j, "seed", &seed) ? -1 : 0;
+    s->seed = (uint64_t)seed;
+    /* Written since --save-best and --early-stop: absent in older runs. */
+    if (!rc && json_object_get(j, "best_step")) {
+        json_t *f1 = json_object_get(j, "best_f1"), *c = json_object_get(j, "complete");
+        rc = get_long(j, "best_step", &s->best_step) || get_long(j, "evals_since_best", &s->evals_since_best) ? -1 : 0;
+        if (!rc && (!json_is_number(f1) || !json_is_boolean(c))) rc = sq_err("best_f1 or complete: missing");
+        s->best_f1 = json_number_value(f1);
+        s->complete = json_is_true(c);
+    }
+    json_decref(j);
+    return rc ? sq_err_ctx("%s", p) : 0;
 }
 
 int sq_ckpt_load(const char *path, sq_model *m, sq_ckpt_state *s) {
@@ -160,15 +208,5 @@ int sq_ckpt_load(const char *path, sq_model *m, sq_ckpt_state *s) {
         }
     }
     sq_st_free(st);
-    if (rc) return -1;
-    snprintf(p, sizeof p, "%s/state.json", path);
-    json_t *j = sq_json_load(p);
-    if (!j) return -1;
-    long seed = 0;
-    rc = get_long(j, "step", &s->step) || get_long(j, "total_steps", &s->total_steps) ||
-         get_long(j, "global_batch", &s->global_batch) || get_long(j, "steps_per_epoch", &s->steps_per_epoch) ||
-         get_long(j, "seed", &seed) ? -1 : 0;
-    s->seed = (uint64_t)seed;
-    json_decref(j);
-    return rc ? sq_err_ctx("%s", p) : 0;
+    return rc ? -1 : sq_ckpt_state_load(path, s);
 }

@@ -50,7 +50,8 @@ int sq_dist_world(const sq_dist *d);
 sq_strategy sq_dist_strategy(const sq_dist *d);
 int sq_dist_barrier(sq_dist *d);
 /* Binds the backend (after push): shards, buckets, rank 0's parameters to
- * every rank, and the memory report on stderr (every rank, unless quiet);
+ * every rank, and the memory report on stderr (every rank, unless quiet:
+ * sq-train reports only with -v or --profile);
  * micro_rows x max_T is the largest micro-batch. */
 int sq_dist_attach(sq_dist *d, sq_backend *be, int micro_rows, int max_T, bool quiet);
 

@@ -60,14 +60,7 @@ static int write_meta(const sq_dist *d, const char *dir, const sq_ckpt_state *s)
     int rc = !man || sq_json_save(path, man, JSON_INDENT(1)) ? -1 : 0;
     json_decref(man);
     if (rc) return sq_err_ctx("%s", path);
-    json_t *st = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "step", (json_int_t)s->step, "total_steps",
-                           (json_int_t)s->total_steps, "global_batch", (json_int_t)s->global_batch, "steps_per_epoch",
-                           (json_int_t)s->steps_per_epoch, "seed", (json_int_t)s->seed, "epoch",
-                           (double)s->step / (double)s->steps_per_epoch);
-    snprintf(path, sizeof path, "%s/state.json", dir);
-    rc = !st || sq_json_save(path, st, JSON_INDENT(1) | JSON_SORT_KEYS) ? -1 : 0;
-    json_decref(st);
-    return rc ? sq_err_ctx("%s", path) : 0;
+    return sq_ckpt_state_save(dir, s);
 }
 
 static int older_first(const void *a, const void *b) {
@@ -158,20 +151,6 @@ static int get_size(json_t *j, const char *key, size_t *out) {
     return 0;
 }
 
-static int load_state(const char *path, sq_ckpt_state *s) {
-    char p[4200];
-    snprintf(p, sizeof p, "%s/state.json", path);
-    json_t *j = sq_json_load(p);
-    if (!j) return -1;
-    size_t v[5];
-    int rc = get_size(j, "step", &v[0]) || get_size(j, "total_steps", &v[1]) || get_size(j, "global_batch", &v[2]) ||
-             get_size(j, "steps_per_epoch", &v[3]) || get_size(j, "seed", &v[4]) ? -1 : 0;
-    json_decref(j);
-    if (rc) return sq_err_ctx("%s", p);
-    *s = (sq_ckpt_state){(long)v[0], (long)v[1], (long)v[2], (long)v[3], (uint64_t)v[4]};
-    return 0;
-}
-
 static int load_shard(const char *path, const char *file, size_t lo, size_t hi, sq_model *m) {
     char p[4400];
     snprintf(p, sizeof p, "%s/%s", path, file);
@@ -217,5 +196,5 @@ int sq_dist_ckpt_load(const char *path, sq_model *m, sq_ckpt_state *s) {
     if (!rc && at != n) rc = sq_err("the shards cover %zu of %zu parameters", at, n);
     json_decref(man);
     if (rc) return sq_err_ctx("%s", p);
-    return load_state(path, s);
+    return sq_ckpt_state_load(path, s);
 }

@@ -3,9 +3,12 @@
  * handle that does nothing, since all ranks share one RUNDIR.
  *
  * Each metrics.jsonl line also carries "elapsed_s", the training seconds so
- * far (continued across a resume), which the report uses for training time. */
+ * far (continued across a resume), which the report uses for training time.
+ * A resume first cuts both files back to the checkpoint's step, so that no
+ * step is reported twice. */
 #include "report/metrics.h"
 
+#include "sq/atomic_file.h"
 #include "sq/cli.h"
 #include "sq/error.h"
 #include "sq/progress.h"
@@ -15,6 +18,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,74 +35,162 @@ struct sq_metrics {
     double t_open, elapsed_before; /* elapsed_s continues from the resumed run */
 };
 
-/* Keeps lines complete after a crash: drops a partial last line, and
- * returns the elapsed_s of the last complete one (0 if none). */
-static int repair_jsonl(const char *path, double *elapsed)
+/* Files of a run's metrics are at most this large (a line every step of a
+ * million-step run is ~250 MB). */
+#define MAX_METRICS ((size_t)1 << 31)
+
+/* A resumed run continues from its checkpoint's step: metrics.jsonl keeps
+ * its complete lines of steps <= keep (none for a fresh run), so that no
+ * step is there twice, and *elapsed is the elapsed_s of the last one kept
+ * (0 if none).  A line torn by a crash is dropped. */
+static int trim_jsonl(const char *path, long keep, double *elapsed)
 {
     *elapsed = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
+    char *buf;
+    size_t n;
+    if (access(path, F_OK) != 0)
         return errno == ENOENT ? 0 : sq_err_sys("%s", path);
-    /* Only the tail matters: the last line is short. */
-    char tail[4096];
-    if (fseeko(fp, 0, SEEK_END) != 0) {
-        fclose(fp);
-        return sq_err_sys("%s", path);
-    }
-    off_t size = ftello(fp);
-    off_t start = size > (off_t)sizeof tail - 1 ? size - (off_t)(sizeof tail - 1) : 0;
-    size_t n = 0;
-    if (fseeko(fp, start, SEEK_SET) == 0)
-        n = fread(tail, 1, (size_t)(size - start), fp);
-    int read_err = ferror(fp);
-    fclose(fp);
-    if (read_err || n != (size_t)(size - start))
-        return sq_err_sys("%s", path);
-    tail[n] = '\0';
-    size_t keep = n;
-    while (keep > 0 && tail[keep - 1] != '\n')
-        keep--;
-    if (keep == 0 && start > 0)
-        return sq_err("%s: last line longer than %zu bytes", path, sizeof tail);
-    if (keep < n && truncate(path, start + (off_t)keep) != 0)
-        return sq_err_sys("%s", path);
-    /* The newest line with elapsed_s (eval lines have none). */
-    tail[keep] = '\0';
-    while (keep > 0) {
-        tail[keep - 1] = '\0';
-        char *nl = strrchr(tail, '\n');
-        char *line = nl ? nl + 1 : tail;
-        json_t *j = json_loads(line, 0, NULL);
-        json_t *e = json_object_get(j, "elapsed_s");
-        bool found = json_is_number(e);
-        if (found)
-            *elapsed = json_number_value(e);
-        json_decref(j);
-        if (found || !nl)
+    if (sq_read_file(path, MAX_METRICS, &buf, &n) != 0)
+        return -1;
+    size_t out = 0;
+    bool dropped = false;
+    for (size_t at = 0; at < n;) {
+        char *nl = memchr(buf + at, '\n', n - at);
+        if (!nl) {
+            dropped = true; /* torn */
             break;
-        keep = (size_t)(nl - tail) + 1;
+        }
+        size_t len = (size_t)(nl - (buf + at)) + 1;
+        json_t *j = json_loadb(buf + at, len - 1, 0, NULL);
+        json_t *step = json_object_get(j, "step"), *e = json_object_get(j, "elapsed_s");
+        if (json_is_integer(step) && json_integer_value(step) <= keep) {
+            if (json_is_number(e))
+                *elapsed = json_number_value(e);
+            memmove(buf + out, buf + at, len);
+            out += len;
+        } else {
+            dropped = true;
+        }
+        json_decref(j);
+        at += len;
+    }
+    int rc = dropped ? sq_write_file_atomic(path, buf, out) : 0;
+    free(buf);
+    return rc;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *i < n; shift += 7) {
+        uint8_t b = p[(*i)++];
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* An Event's step (field 2) and whether it holds a summary (field 5), as
+ * sq_tfevents writes them; -1 if it does not parse. */
+static int event_step(const uint8_t *p, size_t n, long *step, bool *summary)
+{
+    *step = 0;
+    *summary = false;
+    for (size_t i = 0; i < n;) {
+        uint64_t key, v;
+        if (varint(p, n, &i, &key))
+            return -1;
+        switch (key & 7) {
+        case 0:
+            if (varint(p, n, &i, &v))
+                return -1;
+            if (key >> 3 == 2)
+                *step = (long)(int64_t)v;
+            break;
+        case 1:
+            if (n - i < 8)
+                return -1;
+            i += 8;
+            break;
+        case 2:
+            if (varint(p, n, &i, &v) || v > n - i)
+                return -1;
+            *summary |= key >> 3 == 5;
+            i += v;
+            break;
+        case 5:
+            if (n - i < 4)
+                return -1;
+            i += 4;
+            break;
+        default:
+            return -1;
+        }
     }
     return 0;
 }
 
-/* A fresh run replaces the event files of an earlier one in RUNDIR/tb (and
- * nothing else there). */
-static int remove_event_files(const char *dir)
+/* The TensorBoard side of trim_jsonl: each event file in dir keeps its
+ * records (copied as they are, CRCs and all) of steps <= keep; a file left
+ * with no scalar is removed.  Records after a torn one are dropped. */
+static int trim_event_file(const char *path, long keep)
+{
+    char *buf;
+    size_t n;
+    if (sq_read_file(path, MAX_METRICS, &buf, &n) != 0)
+        return -1;
+    const uint8_t *b = (const uint8_t *)buf;
+    size_t out = 0, at = 0;
+    long scalars = 0;
+    while (n - at >= 16) {
+        uint64_t len = get_u64(b + at);
+        if (len > n - at - 16)
+            break;
+        long step;
+        bool summary;
+        if (event_step(b + at + 12, (size_t)len, &step, &summary))
+            break;
+        size_t rec = 16 + (size_t)len;
+        if (step <= keep) {
+            memmove(buf + out, buf + at, rec);
+            out += rec;
+            scalars += summary;
+        }
+        at += rec;
+    }
+    int rc = 0;
+    if (scalars == 0) {
+        if (unlink(path) != 0)
+            rc = sq_err_sys("%s", path);
+    } else if (out != n) {
+        rc = sq_write_file_atomic(path, buf, out);
+    }
+    free(buf);
+    return rc;
+}
+
+static int trim_events(const char *dir, long keep)
 {
     DIR *d = opendir(dir);
     if (!d)
         return errno == ENOENT ? 0 : sq_err_sys("%s", dir);
     int rc = 0;
     struct dirent *de;
-    while ((de = readdir(d))) {
+    while (rc == 0 && (de = readdir(d))) {
         if (strncmp(de->d_name, "events.out.tfevents.", 20) != 0)
             continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        if (unlink(path) != 0) {
-            rc = sq_err_sys("%s", path);
-            break;
-        }
+        rc = trim_event_file(path, keep);
     }
     closedir(d);
     return rc;
@@ -123,7 +215,7 @@ static void metrics_free(sq_metrics *m)
     free(m);
 }
 
-sq_metrics *sq_metrics_open(const char *rundir, int rank, bool quiet, int log_every, bool resume)
+sq_metrics *sq_metrics_open(const char *rundir, int rank, bool quiet, int log_every, long from_step)
 {
     sq_metrics *m = sq_calloc(1, sizeof *m);
     if (!m)
@@ -137,13 +229,10 @@ sq_metrics *sq_metrics_open(const char *rundir, int rank, bool quiet, int log_ev
     m->jsonl_path = join(rundir, "metrics.jsonl");
     if (!tbdir || !m->jsonl_path)
         goto fail;
-    if (resume) {
-        if (repair_jsonl(m->jsonl_path, &m->elapsed_before) != 0)
-            goto fail;
-    } else if (remove_event_files(tbdir) != 0) {
+    if (trim_jsonl(m->jsonl_path, from_step, &m->elapsed_before) != 0 ||
+        trim_events(tbdir, from_step) != 0)
         goto fail;
-    }
-    m->jsonl = fopen(m->jsonl_path, resume ? "a" : "w");
+    m->jsonl = fopen(m->jsonl_path, "a");
     if (!m->jsonl) {
         sq_err_sys("%s", m->jsonl_path);
         goto fail;
@@ -241,7 +330,7 @@ int sq_metrics_step(sq_metrics *m, const sq_step_metrics *s)
     return write_fields(m, line, s->step, f, (int)(sizeof f / sizeof f[0]));
 }
 
-int sq_metrics_eval(sq_metrics *m, long step, int epoch, double exact_match, double f1)
+int sq_metrics_eval(sq_metrics *m, long step, double epoch, double exact_match, double f1)
 {
     if (!m->active)
         return 0;
@@ -249,11 +338,12 @@ int sq_metrics_eval(sq_metrics *m, long step, int epoch, double exact_match, dou
      * after a half-drawn bar. */
     sq_progress_clear(m->progress);
     const field f[] = {
+        {"epoch", NULL, epoch, false},
         {"exact_match", "eval/exact_match", exact_match, false},
         {"f1", "eval/f1", f1, false},
     };
-    json_t *line = json_pack("{s:I, s:i}", "step", (json_int_t)step, "epoch", epoch);
-    return write_fields(m, line, step, f, 2);
+    json_t *line = json_pack("{s:I}", "step", (json_int_t)step);
+    return write_fields(m, line, step, f, 3);
 }
 
 int sq_metrics_close(sq_metrics *m)

@@ -21,12 +21,14 @@ typedef struct {
 
 typedef struct sq_metrics sq_metrics;
 
-/* rundir must exist.  resume: append to existing files instead of replacing. */
-sq_metrics *sq_metrics_open(const char *rundir, int rank, bool quiet, int log_every, bool resume);
+/* rundir must exist.  from_step: the step the run starts from (0 when
+ * fresh); what metrics.jsonl and tb/ hold of later steps (an earlier
+ * attempt's) is removed first, then they are appended to. */
+sq_metrics *sq_metrics_open(const char *rundir, int rank, bool quiet, int log_every, long from_step);
 /* Writes a metrics.jsonl line every log_every steps (and on the last step). */
 int sq_metrics_step(sq_metrics *m, const sq_step_metrics *s);
-/* Dev EM/F1 after an epoch. */
-int sq_metrics_eval(sq_metrics *m, long step, int epoch, double exact_match, double f1);
+/* Dev EM/F1 at step (epoch: its fractional epoch, as the step lines'). */
+int sq_metrics_eval(sq_metrics *m, long step, double epoch, double exact_match, double f1);
 /* Flushes everything (the progress bar ends with a newline). */
 int sq_metrics_close(sq_metrics *m);
 
