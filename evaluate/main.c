@@ -108,7 +108,7 @@ static void parse_args(int argc, char **argv, options *o) {
         case 'q': sq_quiet = true; break;
         case 'h': usage(stdout); exit(SQ_EXIT_OK);
         case 'V': sq_print_version(); exit(SQ_EXIT_OK);
-        default: sq_die_option(c, argv);
+        default: sq_die_option(c, argv, longopts);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);

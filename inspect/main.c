@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
         case 'o': output = optarg; break;
         case 'h': usage(stdout); return SQ_EXIT_OK;
         case 'V': sq_print_version(); return SQ_EXIT_OK;
-        default: sq_die_option(c, argv);
+        default: sq_die_option(c, argv, opts);
         }
     }
     if (optind == argc) sq_die_usage("missing FILE|DIR to inspect");

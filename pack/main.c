@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
         case 'q': sq_quiet = true; break;
         case 'h': usage(stdout); return SQ_EXIT_OK;
         case OPT_VERSION: sq_print_version(); return SQ_EXIT_OK;
-        default: sq_die_option(opt, argv);
+        default: sq_die_option(opt, argv, opts);
         }
     }
     if (optind == argc) sq_die_usage("missing INPUT.sqt");

@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
         case 'q': sq_quiet = true; break;
         case 'h': usage(); return SQ_EXIT_OK;
         case OPT_VERSION: sq_print_version(); return SQ_EXIT_OK;
-        default: sq_die_option(c, argv);
+        default: sq_die_option(c, argv, opts);
         }
     }
     if (optind != argc - 1) sq_die_usage("expected one INPUT.json, got %d", argc - optind);

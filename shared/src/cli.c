@@ -1,12 +1,15 @@
 #include "sq/cli.h"
 #include "sq/error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,11 +50,90 @@ _Noreturn void sq_die_usage(const char *fmt, ...) {
     exit(SQ_EXIT_USAGE);
 }
 
-_Noreturn void sq_die_option(int c, char *const argv[]) {
+/* An option name as compared: '_' read as '-' (HF's --max_seq_length
+ * style), lowercase, at most 63 chars. */
+static void fold(const char *s, size_t n, char out[64]) {
+    size_t i = 0;
+    for (; i < n && i < 63; i++) out[i] = s[i] == '_' ? '-' : (char)tolower((unsigned char)s[i]);
+    out[i] = 0;
+}
+
+/* Optimal string alignment distance (edits, adjacent swaps) of two short strings. */
+static size_t distance(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b), d[64][64];
+    for (size_t i = 0; i <= na; i++) d[i][0] = i;
+    for (size_t j = 0; j <= nb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= na; i++)
+        for (size_t j = 1; j <= nb; j++) {
+            size_t v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[na][nb];
+}
+
+const char *sq_option_suggest(const char *arg, const struct option *longopts) {
+    if (!longopts) return NULL;
+    while (*arg == '-') arg++;
+    char want[64];
+    fold(arg, strcspn(arg, "="), want);
+    size_t wn = strlen(want);
+    if (!wn) return NULL;
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (const struct option *o = longopts; o->name; o++) {
+        char have[64];
+        fold(o->name, strlen(o->name), have);
+        size_t hn = strlen(have);
+        size_t d = distance(want, have);
+        /* A few typos, fewer for short names: "--out" must not suggest "--cut". */
+        size_t allowed = hn <= 4 ? 1 : hn <= 8 ? 2 : 3;
+        if (d > allowed) {
+            /* One name inside the other: --max-seq-length for --max-seq, --lr for --lr-rate. */
+            const char *shorter = wn < hn ? want : have, *longer = wn < hn ? have : want;
+            if (strlen(shorter) < 2 || !strstr(longer, shorter)) continue;
+            d = 100 + strlen(longer) - strlen(shorter);
+        }
+        if (d < best_d) {
+            best_d = d;
+            best = o->name;
+        }
+    }
+    return best;
+}
+
+_Noreturn void sq_die_option(int c, char *const argv[], const struct option *longopts) {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    bool is_long = arg[0] == '-' && arg[1] == '-' && arg[2];
+    if (!is_long) {
+        if (c == ':') sq_die_usage("option '-%c' needs a value", optopt);
+        sq_die_usage("unknown option '-%c'", optopt);
+    }
     if (c == ':') sq_die_usage("option '%s' needs a value", arg);
-    if (optopt) sq_die_usage("unknown option '-%c'", optopt);
-    sq_die_usage("unknown option '%s'", arg);
+    const char *name = arg + 2;
+    size_t n = strcspn(name, "=");
+    /* getopt_long says '?' for these too; tell them apart from a typo. */
+    const struct option *exact = NULL, *match = NULL;
+    char many[256] = "";
+    int prefixed = 0;
+    for (const struct option *o = longopts; o && o->name; o++) {
+        if (strncmp(o->name, name, n)) continue;
+        if (strlen(o->name) == n) exact = o;
+        match = o;
+        size_t used = strlen(many);
+        if (prefixed++ < 4) snprintf(many + used, sizeof many - used, "%s--%s", used ? ", " : "", o->name);
+    }
+    if (exact || prefixed == 1) match = exact ? exact : match;
+    else match = NULL;
+    if (match && match->has_arg == no_argument && name[n] == '=')
+        sq_die_usage("option '--%s' takes no value", match->name);
+    if (!match && prefixed > 1) sq_die_usage("option '%.*s' is ambiguous (%s)", (int)(n + 2), arg, many);
+    const char *hint = sq_option_suggest(arg, longopts);
+    if (hint) sq_die_usage("unknown option '%.*s'; did you mean --%s?", (int)(n + 2), arg, hint);
+    sq_die_usage("unknown option '%.*s'", (int)(n + 2), arg);
 }
 
 void sq_warn(const char *fmt, ...) {

@@ -49,7 +49,7 @@ int sq_cmd_predict(int argc, char **argv) {
         case O_THR: threads = sq_opt_long("--threads", optarg, 1, 4096); break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': sq_print_version(); return 0;
-        default: sq_die_option(c, argv);
+        default: sq_die_option(c, argv, opts);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);
