@@ -108,7 +108,7 @@ static int skip_value(cur *c) {
 
 typedef struct {
     unsigned members, strings, numbers;
-    bool data_array, format_features, tool_train, trace, step, steps_per_epoch, tokenizer, config;
+    bool data_array, version_first, format_features, tool_train, trace, step, steps_per_epoch, tokenizer, config;
     bool closed, another; /* the object ended in the head; another one follows it */
 } members;
 
@@ -153,6 +153,8 @@ static void json_object(cur *c, members *m) {
             m->strings++;
             if (!strcmp(key, "format") && !strcmp(val, "sq-features")) m->format_features = true;
             if (!strcmp(key, "tool") && !strcmp(val, "sq-train")) m->tool_train = true;
+            /* SQuAD v2.0 files open with "version": "v2.0" */
+            if (!strcmp(key, "version") && m->members == 1) m->version_first = true;
         } else {
             if (first == '-' || (first >= '0' && first <= '9')) m->numbers++;
             if (skip_value(c)) return;
@@ -174,7 +176,7 @@ static sq_file_kind json_kind(const unsigned char *p, size_t n) {
     if (m.tool_train) return SQ_FILE_RUN_JSON;
     if (m.closed && m.another) return SQ_FILE_METRICS;
     if (m.trace) return SQ_FILE_TRACE;
-    if (m.data_array) return SQ_FILE_SQUAD;
+    if (m.data_array || m.version_first) return SQ_FILE_SQUAD;
     if (m.step && m.steps_per_epoch) return SQ_FILE_CHECKPOINT_STATE;
     if (m.tokenizer) return SQ_FILE_TOKENIZER_CONFIG;
     if (m.config) return SQ_FILE_MODEL_CONFIG;
