@@ -19,13 +19,36 @@ expect_fail 2 "sq-pack: error: unknown option '--bogus'" "$PACK" --bogus -o "$T/
 expect_fail 2 "sq-pack: error: --max-seq: 'abc' is not an integer" "$PACK" --max-seq abc -o "$T/o" "$T/x.sqt"
 expect_fail 2 'sq-pack: error: --shard-size: 0 is out of range' "$PACK" --shard-size 0 -o "$T/o" "$T/x.sqt"
 expect_fail 2 'sq-pack: error: --max-seq 67, --doc-stride 0, --max-query 64: --max-seq must exceed --max-query \+ 3' \
-    "$PACK" --max-seq 67 --doc-stride 0 -o "$T/o" "$T/x.sqt"
+    "$PACK" --max-seq 67 --doc-stride 0 --max-query 64 -o "$T/o" "$T/x.sqt"
 expect_fail 2 'sq-pack: error: --max-seq 64, --doc-stride 16, --max-query 45: --doc-stride must be below' \
     "$PACK" --max-seq 64 --doc-stride 16 --max-query 45 -o "$T/o" "$T/x.sqt"
-"$PACK" -q --max-seq 68 --doc-stride 0 -o "$T/edge" "$T/x.sqt" || fail "--max-seq 68 --max-query 64 is possible"
+"$PACK" -q --max-seq 68 --doc-stride 0 --max-query 64 -o "$T/edge" "$T/x.sqt" || fail "--max-seq 68 --max-query 64 is possible"
+expect_fail 2 "sq-pack: error: unknown option '--max_seq_length'; did you mean --max-seq\\?" \
+    "$PACK" --max_seq_length 64 -o "$T/o" "$T/x.sqt"
+expect_fail 2 "sq-pack: error: option '--max' is ambiguous \(--max-seq, --max-query\)" "$PACK" --max 64 -o "$T/o" "$T/x.sqt"
+expect_fail 2 "sq-pack: error: option '--quiet' takes no value" "$PACK" --quiet=1 -o "$T/o" "$T/x.sqt"
+"$PACK" -V | grep -Eq '^sq-pack [0-9]' || fail "-V"
+# Wrong inputs are named, with the tool that makes the right one; none leaves OUTDIR.
 expect_fail 1 'sq-pack: error: .*/nope.sqt: No such file' "$PACK" -o "$T/o" "$T/nope.sqt"
-expect_fail 1 'sq-pack: error: .*xquad.en.json' "$PACK" -o "$T/o" "$DATA/xquad.en.json"
+expect_fail 1 'sq-pack: error: .*/xquad.en.json is a SQuAD JSON dataset; sq-pack wants a tokens file from sq-tokenize \(run sq-tokenize first\)$' \
+    "$PACK" -o "$T/o" "$DATA/xquad.en.json"
+expect_fail 1 'sq-pack: error: .*/vocab.txt is a WordPiece vocabulary \(vocab.txt\); sq-pack wants a tokens file' \
+    "$PACK" -o "$T/o" "$VOCAB"
+"$PACK" -q -o "$T/feat" "$T/x.sqt"
+expect_fail 1 'sq-pack: error: .*/feat is a feature folder from sq-pack; sq-pack wants a tokens file' "$PACK" -o "$T/o" "$T/feat"
+expect_fail 1 'sq-pack: error: .*/shard-00000.sqf is a feature shard' "$PACK" -o "$T/o" "$T/feat/shard-00000.sqf"
+: >"$T/empty.sqt"
+expect_fail 1 'sq-pack: error: .*/empty.sqt is empty; sq-pack wants a tokens file' "$PACK" -o "$T/o" "$T/empty.sqt"
+head -c 100 "$T/x.sqt" >"$T/cut.sqt"
+expect_fail 1 'sq-pack: error: .*/cut.sqt: ' "$PACK" -o "$T/o" "$T/cut.sqt"
 [ ! -e "$T/o" ] || fail "a failed run left OUTDIR"
+[ -z "$(ls -d "$T"/o.tmp-* 2>/dev/null)" ] || fail "a failed run left a temporary OUTDIR"
+
+# --max-seq alone: --max-query and --doc-stride follow it (min(64, 64/2) = 32;
+# the room 64 - 32 - 3 = 29 cannot take a stride of 128: half of it).
+"$PACK" -q --max-seq 64 -o "$T/s64" "$T/x.sqt" || fail "--max-seq 64 alone"
+grep -q '"max_query": 32' "$T/s64/manifest.json" && grep -q '"doc_stride": 14' "$T/s64/manifest.json" ||
+    fail "defaults for --max-seq 64: $(cat "$T/s64/manifest.json")"
 
 # Build, then "up to date": exit 0, nothing rewritten, well under a second.
 "$PACK" -o "$T/f" "$T/x.sqt" 2>"$T/err" || fail "sq-pack: $(cat "$T/err")"
