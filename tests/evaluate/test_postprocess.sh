@@ -67,7 +67,7 @@ mk_st() { # path header data-bytes: a safetensors file of zeros
     printf '%s' "$2" >>"$1"
     head -c "$3" /dev/zero >>"$1"
 }
-nf=$("$SQ_BIN/sq-inspect" "$T/v1.feat" | jq -s '[.[] | select(.type == "feature")] | length')
+nf=$("$SQ_BIN/sq-inspect" "$T/v1.feat" | jq -r 'select(.type == "features") | .features')
 mk_st "$T/rows.st" '{"start_logits":{"dtype":"F32","shape":[2,128],"data_offsets":[0,1024]},"end_logits":{"dtype":"F32","shape":[2,128],"data_offsets":[1024,2048]}}' 2048
 expect_fail 1 "rows.st: start_logits has shape \[2, 128\], the features want \[$nf, 128\]" \
     "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" --features "$T/v1.feat" -l "$T/rows.st" -o "$T/never.json"
