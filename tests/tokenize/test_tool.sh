@@ -120,6 +120,8 @@ run_bad 'bad.json: data\[1\]\.paragraphs\[0\]\.qas\[0\]\.id: duplicate question 
 expect_fail 1 'nonexistent' "$TK" --vocab "$T/nonexistent" -o "$T/o.sqt" "$DATA/xquad.en.json"
 printf 'a\nb\n' > "$T/tiny-vocab.txt"
 expect_fail 1 'no \[CLS\] token' "$TK" --vocab "$T/tiny-vocab.txt" -o "$T/o.sqt" "$DATA/xquad.en.json"
+[ ! -e "$T/o.sqt" ] || fail "a failed start left its output"
+[ -z "$(ls "$T" | grep '\.tmp-')" ] || fail "a failed run left a temporary file: $(ls "$T" | grep '\.tmp-')"
 
 # U+0000 in a context or question is tokenized as HF does: BERT's normalizer
 # drops it like any control character (so the ids and offsets are those of
