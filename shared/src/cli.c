@@ -105,35 +105,49 @@ const char *sq_option_suggest(const char *arg, const struct option *longopts) {
     return best;
 }
 
-_Noreturn void sq_die_option(int c, char *const argv[], const struct option *longopts) {
-    const char *arg = optind > 0 ? argv[optind - 1] : "?";
-    bool is_long = arg[0] == '-' && arg[1] == '-' && arg[2];
-    if (!is_long) {
-        if (c == ':') sq_die_usage("option '-%c' needs a value", optopt);
-        sq_die_usage("unknown option '-%c'", optopt);
-    }
-    if (c == ':') sq_die_usage("option '%s' needs a value", arg);
+/* The long options whose names start with arg's name (up to '='): *exact
+ * the one equal to it, *count how many, names listed in many. */
+static const struct option *long_match(const char *arg, const struct option *longopts, int *count, char *many,
+                                       size_t cap) {
     const char *name = arg + 2;
     size_t n = strcspn(name, "=");
-    /* getopt_long says '?' for these too; tell them apart from a typo. */
-    const struct option *exact = NULL, *match = NULL;
-    char many[256] = "";
-    int prefixed = 0;
+    const struct option *exact = NULL, *last = NULL;
+    *count = 0;
+    many[0] = 0;
     for (const struct option *o = longopts; o && o->name; o++) {
         if (strncmp(o->name, name, n)) continue;
         if (strlen(o->name) == n) exact = o;
-        match = o;
+        last = o;
         size_t used = strlen(many);
-        if (prefixed++ < 4) snprintf(many + used, sizeof many - used, "%s--%s", used ? ", " : "", o->name);
+        if ((*count)++ < 4) snprintf(many + used, cap - used, "%s--%s", used ? ", " : "", o->name);
     }
-    if (exact || prefixed == 1) match = exact ? exact : match;
-    else match = NULL;
-    if (match && match->has_arg == no_argument && name[n] == '=')
-        sq_die_usage("option '--%s' takes no value", match->name);
-    if (!match && prefixed > 1) sq_die_usage("option '%.*s' is ambiguous (%s)", (int)(n + 2), arg, many);
+    return exact ? exact : *count == 1 ? last : NULL;
+}
+
+_Noreturn void sq_die_option(int c, char *const argv[], const struct option *longopts) {
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    bool dashes = arg[0] == '-' && arg[1] == '-' && arg[2];
+    int count = 0;
+    char many[256];
+    const struct option *o = dashes ? long_match(arg, longopts, &count, many, sizeof many) : NULL;
+    int n = dashes ? (int)strcspn(arg, "=") : 0;
+    /* getopt sets optopt to the option's value for "--quiet=1" and for a
+     * long option missing its value, to the letter for a bad short option
+     * (argv[optind - 1] may then be an earlier argument: "-xq" is not done),
+     * and to 0 for an unknown long option. */
+    if (optopt) {
+        if (o && o->val == optopt) {
+            if (c == ':') sq_die_usage("option '--%s' needs a value", o->name);
+            sq_die_usage("option '--%s' takes no value", o->name);
+        }
+        if (c == ':') sq_die_usage("option '-%c' needs a value", optopt);
+        sq_die_usage("unknown option '-%c'", optopt);
+    }
+    if (!dashes) sq_die_usage("unknown option '%s'", arg);
+    if (!o && count > 1) sq_die_usage("option '%.*s' is ambiguous (%s)", n, arg, many);
     const char *hint = sq_option_suggest(arg, longopts);
-    if (hint) sq_die_usage("unknown option '%.*s'; did you mean --%s?", (int)(n + 2), arg, hint);
-    sq_die_usage("unknown option '%.*s'", (int)(n + 2), arg);
+    if (hint) sq_die_usage("unknown option '%.*s'; did you mean --%s?", n, arg, hint);
+    sq_die_usage("unknown option '%.*s'", n, arg);
 }
 
 void sq_warn(const char *fmt, ...) {

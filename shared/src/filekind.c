@@ -297,6 +297,8 @@ int sq_file_kind_of(const char *path, sq_file_kind *kind) {
         *kind = dir_kind(path);
         return 0;
     }
+    /* Bytes read from a pipe are gone for the reader that comes next. */
+    if (!S_ISREG(st.st_mode)) return sq_err("%s: not a regular file (a pipe cannot be looked at first)", path);
     FILE *fp = fopen(path, "rb");
     if (!fp) return sq_err_sys("%s", path);
     unsigned char *buf = sq_malloc(HEAD);
@@ -350,7 +352,9 @@ static void advice(const char *path, sq_file_kind have, uint64_t want, char *out
 }
 
 int sq_file_expect(const char *path, uint64_t want, const char *who, const char *wanted) {
-    if (!strcmp(path, "-")) return 0;
+    struct stat st;
+    /* Standard input and pipes (<(zcat dev.json.gz)) are left to the reader: peeking would consume them. */
+    if (!strcmp(path, "-") || (!stat(path, &st) && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) return 0;
     sq_file_kind k;
     if (sq_file_kind_of(path, &k)) return -1;
     if (want & SQ_FILE_BIT(k)) return 0;

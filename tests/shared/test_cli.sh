@@ -20,5 +20,8 @@ for tool in sq-tokenize sq-pack sq-eval sq-inspect; do
     expect_fail 2 "^$tool: error: unknown option '--hlep'; did you mean --help\\?$" "$t" --hlep
     grep -q "^Try '$tool --help' for more information.$" "$T/.err" || fail "$tool: no hint to --help"
     expect_fail 2 "^$tool: error: option '--help' takes no value$" "$t" --help=1
+    # A bad letter inside a cluster is named as itself, not as the argument before it.
+    expect_fail 2 "^$tool: error: unknown option '-x'$" "$t" --output="$T/x" -xh
+    expect_fail 2 "^$tool: error: option '--output' needs a value$" "$t" --output
 done
 echo ok

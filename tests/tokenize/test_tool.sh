@@ -38,6 +38,9 @@ done
 # stdin works.
 "$TK" -q --vocab "$VOCAB" -o "$T/stdin.sqt" - < "$DATA/xquad.en.json"
 cmp "$T/stdin.sqt" "$T/x.uncased.sqt" || fail "stdin input differs"
+# So does a pipe (its kind is not peeked at: that would eat its first bytes).
+"$TK" -q --vocab "$VOCAB" -o "$T/pipe.sqt" <(cat "$DATA/xquad.en.json")
+cmp "$T/pipe.sqt" "$T/x.uncased.sqt" || fail "input from a pipe differs"
 
 # The header records the input's and the vocabulary's sha256, casing,
 # special ids and the version string.

@@ -55,14 +55,16 @@ typedef struct {
 } sq_file_desc;
 
 /* The kind of path; -1 (the error set, "<path>: <strerror>") when it cannot
- * be opened or read.  Reads at most 64 KiB. */
+ * be opened or read, or is neither a regular file nor a folder (a pipe
+ * would lose what was read).  Reads at most 64 KiB. */
 int sq_file_kind_of(const char *path, sq_file_kind *kind);
 /* The kind of a file's first n bytes (whole: they are the whole file). */
 sq_file_kind sq_file_kind_bytes(const void *head, size_t n, bool whole);
 const sq_file_desc *sq_file_describe(sq_file_kind kind);
 
-/* Checks an input before a tool reads it: 0 when path ("-" is stdin and is
- * not checked) is of a kind in the mask want, else -1 with the error set to
+/* Checks an input before a tool reads it: 0 when path is of a kind in the
+ * mask want ("-", standard input, and pipes are not looked at), else -1
+ * with the error set to
  *   "<path> is <what it is>; <who> wants <wanted>[ (<what to do>)]"
  * e.g. "dev.json is a SQuAD JSON dataset; sq-pack wants a tokens file from
  * sq-tokenize (run sq-tokenize first)".  who is the tool or option
