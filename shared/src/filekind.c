@@ -38,7 +38,8 @@ static const sq_file_desc descs[SQ_FILE_KIND_COUNT] = {
                              "sq-train --init, sq-eval --logits, sq-inspect"},
     [SQ_FILE_SQUAD] = {"a SQuAD JSON dataset", NULL, "sq-tokenize, sq-eval --dataset"},
     [SQ_FILE_MODEL_CONFIG] = {"a model config (HF config.json)", "sq-train", "sq-train --config"},
-    [SQ_FILE_TOKENIZER_CONFIG] = {"a tokenizer config (HF tokenizer_config.json)", NULL, NULL},
+    [SQ_FILE_TOKENIZER_CONFIG] = {"a HuggingFace tokenizer file (tokenizer.json or tokenizer_config.json)", NULL,
+                                  NULL},
     [SQ_FILE_HF_MODEL_DIR] = {"a HuggingFace model folder", NULL, NULL},
     [SQ_FILE_PREDICTIONS] = {"a predictions JSON (answers by question id)", "sq-eval",
                              "sq-eval --predictions"},
@@ -120,7 +121,8 @@ static bool in(const char *key, const char *const *set) {
 
 static void json_object(cur *c, members *m) {
     static const char *const tokenizer[] = {"tokenizer_class", "do_lower_case", "model_max_length",
-                                            "added_tokens_decoder", "tokenize_chinese_chars", NULL};
+                                            "added_tokens_decoder", "tokenize_chinese_chars", "added_tokens",
+                                            "normalizer", "pre_tokenizer", NULL};
     static const char *const config[] = {"hidden_size", "num_hidden_layers", "num_attention_heads",
                                          "intermediate_size", "model_type", "architectures", NULL};
     c->p++;
@@ -176,7 +178,8 @@ static sq_file_kind json_kind(const unsigned char *p, size_t n) {
     if (m.tool_train) return SQ_FILE_RUN_JSON;
     if (m.closed && m.another) return SQ_FILE_METRICS;
     if (m.trace) return SQ_FILE_TRACE;
-    if (m.data_array || m.version_first) return SQ_FILE_SQUAD;
+    /* HF's tokenizer.json also opens with "version": only "version" alone reads as SQuAD's. */
+    if (m.data_array || (m.version_first && m.members == 1)) return SQ_FILE_SQUAD;
     if (m.step && m.steps_per_epoch) return SQ_FILE_CHECKPOINT_STATE;
     if (m.tokenizer) return SQ_FILE_TOKENIZER_CONFIG;
     if (m.config) return SQ_FILE_MODEL_CONFIG;

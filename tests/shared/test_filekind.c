@@ -51,6 +51,10 @@ static void test_bytes(void **state) {
                      SQ_FILE_SQUAD);
     assert_int_equal(KIND("\xef\xbb\xbf  \n{\"version\": \"v2.0\", \"data\": ["), SQ_FILE_SQUAD);
     assert_int_equal(KIND("{\"do_lower_case\": true, \"model_max_length\": 512}"), SQ_FILE_TOKENIZER_CONFIG);
+    /* HF's tokenizer.json opens with "version" too */
+    assert_int_equal(KIND("{\"version\": \"1.0\", \"truncation\": null, \"padding\": null, \"added_tokens\": ["),
+                     SQ_FILE_TOKENIZER_CONFIG);
+    assert_int_equal(KIND("{\"version\": \"1.1\"}"), SQ_FILE_SQUAD);
     assert_int_equal(KIND("{\"format\": \"sq-features\", \"version\": 1}"), SQ_FILE_FEATURE_MANIFEST);
     assert_int_equal(KIND("{\n  \"tool\": \"sq-train\",\n  \"options\": {\"lr\": 3e-05}\n}\n"), SQ_FILE_RUN_JSON);
     assert_int_equal(KIND("{\"epoch\": 1.0, \"global_batch\": 32, \"seed\": 1, \"step\": 30, \"steps_per_epoch\": 30}"),

@@ -32,9 +32,9 @@ typedef enum {
     SQ_FILE_TRACE,            /* a Chrome trace ("traceEvents"), sq-train --profile */
     /* other tools' files */
     SQ_FILE_SAFETENSORS,      /* 8-byte little-endian header length, then '{' */
-    SQ_FILE_SQUAD,            /* JSON whose top-level object has a "data" array */
+    SQ_FILE_SQUAD,            /* JSON whose top-level object has a "data" array (or only "version") */
     SQ_FILE_MODEL_CONFIG,     /* HF config.json */
-    SQ_FILE_TOKENIZER_CONFIG, /* HF tokenizer_config.json */
+    SQ_FILE_TOKENIZER_CONFIG, /* HF tokenizer_config.json or tokenizer.json */
     SQ_FILE_HF_MODEL_DIR,     /* a folder holding config.json beside weights or a vocabulary */
     SQ_FILE_PREDICTIONS,      /* a JSON object of strings: answers by question id */
     SQ_FILE_NUMBERS,          /* a JSON object of numbers: no-answer probabilities, null odds */
