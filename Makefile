@@ -11,6 +11,11 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
+# Where this Makefile is, and where make was started: `make -C SQ report` and
+# `make -f SQ/Makefile report` read RUNS and write OUT relative to the caller's
+# directory ($PWD, which make -C does not change), never into the source tree.
+SQ_SRC := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+CALLER_DIR := $(if $(and $(PWD),$(wildcard $(PWD)/.)),$(PWD),$(CURDIR))
 
 VERSION := 0.1.0
 SAN ?= 0
@@ -192,8 +197,10 @@ demo: deps
 	$(MAKE) all
 	scripts/demo.sh
 
+# make report RUNS="RUNDIR..." [OUT=DIR]: OUT defaults to ./report in the caller's directory.
+OUT ?= report
 report:
-	scripts/report.sh $(RUNS)
+	cd "$(CALLER_DIR)" && "$(SQ_SRC)/scripts/report.sh" -o "$(OUT)" $(RUNS)
 
 # A pretrained model as an HF folder, and SQuAD, fetched and checked by sha256:
 # `make model NAME=bert-base-uncased [DIR=...]`, `make squad [VERSION=1.1|2.0|all] [DIR=...]`.

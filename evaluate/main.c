@@ -8,6 +8,7 @@
 #include "sq/cli.h"
 #include "sq/error.h"
 #include "sq/features.h"
+#include "sq/filekind.h"
 #include "sq/hash.h"
 #include "sq/postprocess.h"
 #include "sq/safetensors.h"
@@ -21,12 +22,12 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "Usage: sq-eval --dataset DEV.json --predictions PRED.json [--na-probs NA.json]\n"
-            "       sq-eval --dataset DEV.json --features DIR --logits LOGITS.safetensors [-o PRED.json]\n"
-            "\n"
+            "Usage: sq-eval [OPTION]... --dataset DEV.json --predictions PRED.json [--na-probs NA.json]\n"
+            "       sq-eval [OPTION]... --dataset DEV.json --features DIR --logits LOGITS.safetensors [-o PRED.json]\n"
             "Scores answers exactly as SQuAD's official evaluate-v1.1.py / evaluate-v2.0.py do\n"
-            "(v2.0 rules when the dataset's version starts with 2 or a question is_impossible)\n"
-            "and prints the scores as one JSON object.  With --features and --logits, first\n"
+            "(v2.0 rules when the dataset's version is 2.x or v2.x, as SQuAD 2.0's files write\n"
+            "it, or a question is_impossible) and prints the scores as one JSON object on\n"
+            "stdout, and a one-line summary on stderr.  With --features and --logits, first\n"
             "turns the model's start_logits/end_logits [features, max_seq] into answers as\n"
             "HuggingFace's postprocess_qa_predictions does.\n"
             "\n"
@@ -35,7 +36,7 @@ static void usage(FILE *f) {
             "      --na-probs FILE           v2.0: {\"question id\": no-answer probability}; adds\n"
             "                                best_exact, best_f1 and their thresholds\n"
             "      --na-prob-thresh T        v2.0: predict \"\" where the probability exceeds T (1.0)\n"
-            "  -f, --features DIR            feature directory from sq-pack (same dataset)\n"
+            "      --features DIR            feature directory from sq-pack (same dataset)\n"
             "  -l, --logits FILE             safetensors from sq-train predict\n"
             "  -o, --output FILE             write the predictions (HF predictions.json)\n"
             "      --nbest-out FILE          write the n-best lists (HF nbest_predictions.json)\n"
@@ -43,14 +44,19 @@ static void usage(FILE *f) {
             "      --n-best N                candidates per feature and list length (20)\n"
             "      --max-answer-length N     longest answer in tokens (30)\n"
             "      --null-score-diff-threshold T  v2.0: predict \"\" when null - best > T (0.0)\n"
-            "  -q, --quiet                   no warnings about missing predictions\n"
-            "  -h, --help                    this help\n"
-            "  -V, --version                 version\n");
+            "  -q, --quiet                   no summary line, no warnings about missing predictions\n"
+            "  -h, --help                    show this help and exit\n"
+            "  -V, --version                 show the version and exit\n"
+            "\n"
+            "-f is --force in every sq tool; sq-eval has none, so --features has no short form.\n"
+            "The output files are written only once everything is scored, each under a\n"
+            "temporary name and renamed: a failed run leaves none of them.\n"
+            "\n" SQ_HELP_EXIT_STATUS);
 }
 
 _Static_assert(SQ_PP_NO_OFFSET == SQ_NO_OFFSET, "postprocess and feature offsets agree");
 
-enum { OPT_NA = 256, OPT_NA_THRESH, OPT_NBEST_OUT, OPT_ODDS_OUT, OPT_NBEST, OPT_MAXLEN, OPT_NULL_THRESH };
+enum { OPT_NA = 256, OPT_NA_THRESH, OPT_FEATURES, OPT_NBEST_OUT, OPT_ODDS_OUT, OPT_NBEST, OPT_MAXLEN, OPT_NULL_THRESH };
 
 typedef struct {
     const char *dataset, *predictions, *na_probs, *features, *logits, *output, *nbest_out, *odds_out;
@@ -65,7 +71,7 @@ static void parse_args(int argc, char **argv, options *o) {
         {"predictions", required_argument, NULL, 'p'},
         {"na-probs", required_argument, NULL, OPT_NA},
         {"na-prob-thresh", required_argument, NULL, OPT_NA_THRESH},
-        {"features", required_argument, NULL, 'f'},
+        {"features", required_argument, NULL, OPT_FEATURES},
         {"logits", required_argument, NULL, 'l'},
         {"output", required_argument, NULL, 'o'},
         {"nbest-out", required_argument, NULL, OPT_NBEST_OUT},
@@ -81,13 +87,13 @@ static void parse_args(int argc, char **argv, options *o) {
     *o = (options){.na_thresh = 1.0, .pp = {.n_best = 20, .max_answer_length = 30}};
     opterr = 0; /* getopt's own messages do not follow the sq-<tool>: error: form */
     int c;
-    while ((c = getopt_long(argc, argv, ":d:p:f:l:o:qhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":d:p:l:o:qhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'd': o->dataset = optarg; break;
         case 'p': o->predictions = optarg; break;
         case OPT_NA: o->na_probs = optarg; break;
         case OPT_NA_THRESH: o->na_thresh = sq_opt_double("--na-prob-thresh", optarg, -1e300, 1e300); break;
-        case 'f': o->features = optarg; break;
+        case OPT_FEATURES: o->features = optarg; break;
         case 'l': o->logits = optarg; break;
         case 'o': o->output = optarg; break;
         case OPT_NBEST_OUT: o->nbest_out = optarg; break;
@@ -108,7 +114,11 @@ static void parse_args(int argc, char **argv, options *o) {
         case 'q': sq_quiet = true; break;
         case 'h': usage(stdout); exit(SQ_EXIT_OK);
         case 'V': sq_print_version(); exit(SQ_EXIT_OK);
-        default: sq_die_option(c, argv);
+        default:
+            /* sq-eval's -f meant --features once; it is --force in every sq tool now. */
+            if (c == '?' && optopt == 'f')
+                sq_die_usage("unknown option '-f' (-f is --force in sq tools); write --features DIR");
+            sq_die_option(c, argv, longopts);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);
@@ -243,13 +253,25 @@ static void write_odds(FILE *f, const sq_squad *s, const sq_pp_result *r) {
     fputs(n ? "\n}\n" : "}\n", f);
 }
 
-static void save(const char *path, void (*write)(FILE *, const sq_squad *, const sq_pp_result *),
-                 const sq_squad *s, const sq_pp_result *r) {
-    if (!path) return;
-    sq_afile *f = sq_afile_open(path);
-    if (!f) sq_die_lib();
-    write(sq_afile_fp(f), s, r);
-    if (sq_afile_commit(f)) sq_die_lib();
+/* The output files: all are written, then all committed, after scoring
+ * succeeded, so that a run that fails leaves none of them. */
+static void save_all(const options *o, const sq_squad *s, const sq_pp_result *r) {
+    const char *paths[] = {o->output, o->nbest_out, o->odds_out};
+    void (*writers[])(FILE *, const sq_squad *, const sq_pp_result *) = {write_predictions, write_nbest, write_odds};
+    sq_afile *f[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {
+        if (!paths[i]) continue;
+        if (!(f[i] = sq_afile_open(paths[i]))) {
+            for (int k = 0; k < i; k++) sq_afile_abort(f[k]);
+            sq_die_lib();
+        }
+        writers[i](sq_afile_fp(f[i]), s, r);
+    }
+    for (int i = 0; i < 3; i++)
+        if (f[i] && sq_afile_commit(f[i])) {
+            for (int k = i + 1; k < 3; k++) sq_afile_abort(f[k]);
+            sq_die_lib();
+        }
 }
 
 static float *logits_f32(const sq_st *st, const char *path, const char *name, size_t rows, size_t width) {
@@ -307,16 +329,45 @@ static sq_pp_result *answers_from_logits(const options *o, const sq_squad *s) {
     free(start);
     free(end);
     sq_features_close(F);
-    save(o->output, write_predictions, s, r);
-    save(o->nbest_out, write_nbest, s, r);
-    save(o->odds_out, write_odds, s, r);
     return r;
+}
+
+/* Each input is checked for its kind before any is read, so a mix-up is
+ * named ("dev.sqt is a tokens file from sq-tokenize; --dataset wants the
+ * SQuAD JSON") instead of failing in a parser. */
+static void check_inputs(const options *o) {
+    const uint64_t json = SQ_FILE_BIT(SQ_FILE_JSON);
+    if (sq_file_expect(o->dataset, SQ_FILE_BIT(SQ_FILE_SQUAD) | json, "--dataset", "the SQuAD JSON") ||
+        (o->predictions && sq_file_expect(o->predictions, SQ_FILE_BIT(SQ_FILE_PREDICTIONS) | json, "--predictions",
+                                          "a JSON of answers by question id")) ||
+        (o->na_probs && sq_file_expect(o->na_probs, SQ_FILE_BIT(SQ_FILE_NUMBERS) | json, "--na-probs",
+                                       "a JSON of no-answer probabilities by question id")) ||
+        (o->features &&
+         sq_file_expect(o->features, SQ_FILE_BIT(SQ_FILE_FEATURES_DIR), "--features", "a feature folder from sq-pack")) ||
+        (o->logits && sq_file_expect(o->logits, SQ_FILE_BIT(SQ_FILE_SAFETENSORS), "--logits",
+                                     "the logits from sq-train predict (safetensors)")))
+        sq_die_lib();
+}
+
+/* The closing line: "<dataset>: EM 81.02, F1 88.35 on 10570 questions (SQuAD v1.1 rules)". */
+static void summary(const options *o, const sq_squad *s, const sq_scores *sc) {
+    char extra[128] = "";
+    if (sc->v2 && sc->has_ans_total && sc->no_ans_total)
+        snprintf(extra, sizeof extra, "; HasAns F1 %.2f, NoAns F1 %.2f", sc->has_ans_f1, sc->no_ans_f1);
+    if (sc->has_best) {
+        size_t n = strlen(extra);
+        snprintf(extra + n, sizeof extra - n, "; best F1 %.2f at threshold %g", sc->best_f1, sc->best_f1_thresh);
+    }
+    sq_info("%s: EM %.2f, F1 %.2f on %u questions%s (SQuAD %s rules)%s%s", strcmp(o->dataset, "-") ? o->dataset : "stdin",
+            sc->exact, sc->f1, s->n_questions, extra, sc->v2 ? "v2.0" : "v1.1", o->output ? "; predictions in " : "",
+            o->output ? o->output : "");
 }
 
 int main(int argc, char **argv) {
     sq_tool_init("sq-eval");
     options o;
     parse_args(argc, argv, &o);
+    check_inputs(&o);
     sq_squad *s;
     if (sq_squad_load(o.dataset, &s)) sq_die_lib();
     if (o.na_probs && !s->v2)
@@ -354,8 +405,10 @@ int main(int argc, char **argv) {
     sq_scores sc;
     if (sq_score(s, text, len, na, n_na, o.na_thresh, &sc)) sq_die_lib();
     warn_ids(s, text, sc.missing, o.predictions ? "have no prediction" : "have no feature");
+    if (r) save_all(&o, s, r);
     print_scores(&sc);
     if (fflush(stdout) || ferror(stdout)) sq_die("standard output: write error");
+    summary(&o, s, &sc);
     free(na);
     free(text);
     free(len);

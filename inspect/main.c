@@ -1,81 +1,68 @@
-/* sq-inspect: prints any sq file as JSON lines.  The kind is told by
- * content, not by name: a directory holding manifest.json is a feature
- * directory; an sq container is told by its magic; anything else must be
- * safetensors (whose first 8 bytes are a small header length). */
+/* sq-inspect: prints any sq file or folder as JSON lines.  The kind is
+ * told by content, not by name (sq/filekind.h): sq's magics, safetensors'
+ * header, a feature folder's manifest.json, a run's run.json or
+ * checkpoints/, a checkpoint's state.json. */
 #include "inspect.h"
 #include "sq/atomic_file.h"
 #include "sq/cli.h"
-#include "sq/container.h"
 #include "sq/error.h"
+#include "sq/filekind.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
-/* Larger header lengths are refused by the safetensors reader anyway; a
- * file starting with one is most likely not safetensors at all. */
-#define SAFETENSORS_MAX_HEADER 100000000u
 
 static void usage(FILE *fp) {
     fprintf(fp,
             "Usage: sq-inspect [OPTION]... FILE|DIR\n"
-            "Print an sq file as JSON lines: safetensors files (one line per tensor),\n"
-            "tokens files (.sqt) and feature directories (or one feature shard).\n"
+            "Print an sq file or folder as JSON lines: safetensors files (a line per tensor,\n"
+            "the metadata first), tokens files (.sqt), feature folders and their shards and\n"
+            "example table (a summary), sq-train run folders (settings, progress,\n"
+            "checkpoints, files) and checkpoint folders (state, model config, files).\n"
             "\n"
-            "  -v, --values       also print the values (tensor numbers, token ids)\n"
+            "  -v, --values       also print the values: tensor numbers, token ids and texts,\n"
+            "                     every feature, question ids, metrics lines, model tensors\n"
             "  -o, --output=FILE  write to FILE instead of standard output ('-')\n"
             "  -h, --help         show this help and exit\n"
-            "      --version      show the version and exit\n"
+            "  -V, --version      show the version and exit\n"
             "\n"
-            "Exit status: 0 on success, 1 for an unreadable or damaged input, 2 for bad usage.\n");
+            "A file that is none of these is named for what it is (\"dev.json is a SQuAD\n"
+            "JSON dataset\").  Nothing is written for a damaged input; -o FILE is written\n"
+            "under a temporary name and renamed.\n"
+            "\n" SQ_HELP_EXIT_STATUS);
 }
 
 typedef int (*printer)(const char *path, FILE *out, bool values);
 
+/* The safetensors reader says best what is wrong with a file too short to tell. */
+#define TOO_SHORT_TO_TELL 9
+
 /* Picks the printer for path by looking at it; NULL with the error set. */
 static printer detect(const char *path) {
-    struct stat st;
-    if (stat(path, &st)) {
-        sq_err_sys("%s", path);
-        return NULL;
+    sq_file_kind k;
+    if (sq_file_kind_of(path, &k)) return NULL;
+    switch (k) {
+    case SQ_FILE_SAFETENSORS: return inspect_safetensors;
+    case SQ_FILE_TOKENS: return inspect_tokens;
+    case SQ_FILE_FEATURES_DIR:
+    case SQ_FILE_FEATURE_SHARD: return inspect_features;
+    case SQ_FILE_FEATURE_EXAMPLES: return inspect_examples;
+    case SQ_FILE_RUN_DIR: return inspect_run;
+    case SQ_FILE_CHECKPOINT_DIR: return inspect_checkpoint;
+    case SQ_FILE_EMPTY:
+    case SQ_FILE_BINARY: {
+        struct stat st;
+        if (!stat(path, &st) && st.st_size < TOO_SHORT_TO_TELL) return inspect_safetensors;
+        break;
     }
-    if (S_ISDIR(st.st_mode)) {
-        size_t n = strlen(path) + sizeof "/manifest.json";
-        char *m = sq_malloc(n);
-        if (!m) return NULL;
-        snprintf(m, n, "%s/manifest.json", path);
-        int ok = access(m, F_OK) == 0;
-        free(m);
-        if (ok) return inspect_features;
-        sq_err("%s: a directory without manifest.json (not a feature directory)", path);
-        return NULL;
+    default: break;
     }
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        sq_err_sys("%s", path);
-        return NULL;
-    }
-    uint8_t head[9];
-    size_t got = fread(head, 1, sizeof head, fp);
-    int err = ferror(fp);
-    fclose(fp);
-    if (err) {
-        errno = EIO;
-        sq_err_sys("%s: read", path);
-        return NULL;
-    }
-    if (got >= 8 && memcmp(head, SQ_KIND_FEATURES, 8) == 0) return inspect_features;
-    if (got >= 8 && memcmp(head, SQ_KIND_TOKENS, 8) == 0) return inspect_tokens;
-    uint64_t hlen = 0;
-    for (size_t i = 0; i < 8 && i < got; i++) hlen |= (uint64_t)head[i] << (8 * i);
-    /* Short and truncated files still go to the safetensors reader, which says precisely what is wrong. */
-    if (got < 9 || (hlen <= SAFETENSORS_MAX_HEADER && head[8] == '{')) return inspect_safetensors;
-    sq_err("%s: not an sq file: neither safetensors nor an sq container (unknown content)", path);
+    /* Anything else is named for what it is (no kind is wanted: always an error). */
+    sq_file_expect(path, 0, "sq-inspect",
+                   "an sq file: safetensors, a tokens file, a feature folder or shard, a run or checkpoint folder");
     return NULL;
 }
 
@@ -92,13 +79,13 @@ int main(int argc, char **argv) {
     const char *output = "-";
     int c;
     opterr = 0; /* getopt's own messages do not follow the sq-<tool>: error: form */
-    while ((c = getopt_long(argc, argv, ":vo:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":vo:hV", opts, NULL)) != -1) {
         switch (c) {
         case 'v': values = true; break;
         case 'o': output = optarg; break;
         case 'h': usage(stdout); return SQ_EXIT_OK;
         case 'V': sq_print_version(); return SQ_EXIT_OK;
-        default: sq_die_option(c, argv);
+        default: sq_die_option(c, argv, opts);
         }
     }
     if (optind == argc) sq_die_usage("missing FILE|DIR to inspect");

@@ -41,7 +41,7 @@ int inspect_safetensors(const char *path, FILE *out, bool values) {
             if (i) fputc(',', out);
             emit_string(out, k);
             fputc(':', out);
-            emit_string(out, sq_st_meta(st, k));
+            emit_json_or_string(out, sq_st_meta(st, k));
         }
         fputs("}}\n", out);
     }

@@ -6,6 +6,7 @@
 #include "sq/atomic_file.h"
 #include "sq/cli.h"
 #include "sq/error.h"
+#include "sq/filekind.h"
 #include "sq/hash.h"
 #include "sq/tokens.h"
 
@@ -19,30 +20,33 @@
 static void usage(FILE *fp) {
     fprintf(fp,
             "Usage: sq-pack [OPTION]... -o OUTDIR INPUT.sqt\n"
-            "Cut every (question, context) pair of a tokens file into the windows\n"
-            "HuggingFace run_qa trains and evaluates on, with its labels, and store\n"
+            "Cut every (question, context) pair of a tokens file from sq-tokenize into the\n"
+            "windows HuggingFace run_qa trains and evaluates on, with its labels, and store\n"
             "them unpadded in compressed shards under OUTDIR.\n"
             "\n"
             "  -o, --output=OUTDIR    feature directory to write (required)\n"
             "      --max-seq=N        tokens per feature, [CLS] to the last [SEP] (384)\n"
-            "      --doc-stride=N     context tokens shared by consecutive windows (128)\n"
-            "      --max-query=N      questions are cut to N tokens (64)\n"
+            "      --doc-stride=N     context tokens shared by consecutive windows (128, or\n"
+            "                         half the context room when 128 does not fit)\n"
+            "      --max-query=N      questions are cut to N tokens (min(64, max-seq / 2))\n"
             "      --shard-size=N     features per shard (8192)\n"
             "      --level=N          zstd level of the shards (1)\n"
             "  -f, --force            replace an OUTDIR built from another input or\n"
             "                         with other options, and rebuild an up-to-date one\n"
             "  -q, --quiet            no summary line\n"
             "  -h, --help             show this help and exit\n"
-            "      --version          show the version and exit\n"
+            "  -V, --version          show the version and exit\n"
             "\n"
-            "An OUTDIR built from the same input (by sha256) with the same options is\n"
-            "left as it is (\"up to date\").  OUTDIR is built under a temporary name and\n"
-            "renamed, so an interrupted run leaves the previous OUTDIR (or none).\n"
-            "\n"
-            "Exit status: 0 on success, 1 for bad input, 2 for bad usage.\n");
+            "The defaults of --max-query and --doc-stride follow --max-seq, so --max-seq\n"
+            "alone always works; at 384 they are run_qa's 64 and 128 (the context room is\n"
+            "max-seq - max-query - 3).  An OUTDIR built from the same input (by sha256) with\n"
+            "the same options is left as it is (\"up to date\").  OUTDIR is built under a\n"
+            "temporary name and renamed, so an interrupted or failed run leaves the previous\n"
+            "OUTDIR (or none).\n"
+            "\n" SQ_HELP_EXIT_STATUS);
 }
 
-enum { OPT_MAX_SEQ = 256, OPT_STRIDE, OPT_MAX_QUERY, OPT_SHARD, OPT_LEVEL, OPT_VERSION };
+enum { OPT_MAX_SEQ = 256, OPT_STRIDE, OPT_MAX_QUERY, OPT_SHARD, OPT_LEVEL };
 
 int main(int argc, char **argv) {
     sq_tool_init("sq-pack");
@@ -56,38 +60,47 @@ int main(int argc, char **argv) {
         {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
-    pack_config c = {.window = {384, 128, 64}, .shard_size = 8192, .zstd_level = 1};
+    pack_config c = {.window = {.max_seq = 384}, .shard_size = 8192, .zstd_level = 1};
     const char *outdir = NULL;
-    bool force = false;
+    bool force = false, query_set = false, stride_set = false;
     int opt;
     opterr = 0; /* getopt's own messages do not follow the sq-<tool>: error: form */
-    while ((opt = getopt_long(argc, argv, ":o:fqh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":o:fqhV", opts, NULL)) != -1) {
         switch (opt) {
         case 'o': outdir = optarg; break;
         /* Ids and lengths are stored as 16 bits. */
         case OPT_MAX_SEQ: c.window.max_seq = (uint32_t)sq_opt_long("--max-seq", optarg, 4, 65535); break;
-        case OPT_STRIDE: c.window.stride = (uint32_t)sq_opt_long("--doc-stride", optarg, 0, 65535); break;
-        case OPT_MAX_QUERY: c.window.max_query = (uint32_t)sq_opt_long("--max-query", optarg, 1, 65535); break;
+        case OPT_STRIDE:
+            c.window.stride = (uint32_t)sq_opt_long("--doc-stride", optarg, 0, 65535);
+            stride_set = true;
+            break;
+        case OPT_MAX_QUERY:
+            c.window.max_query = (uint32_t)sq_opt_long("--max-query", optarg, 1, 65535);
+            query_set = true;
+            break;
         case OPT_SHARD: c.shard_size = (uint32_t)sq_opt_long("--shard-size", optarg, 1, 1 << 20); break;
         case OPT_LEVEL: c.zstd_level = (int)sq_opt_long("--level", optarg, 1, 19); break;
         case 'f': force = true; break;
         case 'q': sq_quiet = true; break;
         case 'h': usage(stdout); return SQ_EXIT_OK;
-        case OPT_VERSION: sq_print_version(); return SQ_EXIT_OK;
-        default: sq_die_option(opt, argv);
+        case 'V': sq_print_version(); return SQ_EXIT_OK;
+        default: sq_die_option(opt, argv, opts);
         }
     }
     if (optind == argc) sq_die_usage("missing INPUT.sqt");
     if (argc - optind > 1) sq_die_usage("one INPUT.sqt at a time (got %d)", argc - optind);
     if (!outdir) sq_die_usage("missing -o OUTDIR");
+    pack_options_defaults(&c.window, query_set, stride_set);
     const char *bad = pack_options_check(&c.window);
     if (bad)
         sq_die_usage("--max-seq %u, --doc-stride %u, --max-query %u: %s", c.window.max_seq, c.window.stride,
                      c.window.max_query, bad);
     const char *input = argv[optind];
+    if (sq_file_expect(input, SQ_FILE_BIT(SQ_FILE_TOKENS), "sq-pack", "a tokens file from sq-tokenize"))
+        sq_die_lib();
     double t0 = sq_now();
 
     char *buf;

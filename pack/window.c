@@ -15,6 +15,14 @@ const char *pack_options_check(const pack_options *o) {
     return NULL;
 }
 
+void pack_options_defaults(pack_options *o, bool query_set, bool stride_set) {
+    if (!query_set) o->max_query = o->max_seq / 2 < 64 ? o->max_seq / 2 : 64;
+    if (stride_set) return;
+    /* A max_seq too small for its question is pack_options_check's to refuse. */
+    uint32_t room = o->max_seq > o->max_query + PACK_SPECIAL_TOKENS ? pack_room(o, o->max_query) : 0;
+    o->stride = 128 < room ? 128 : room / 2;
+}
+
 /* tokenizers Encoding::truncate (direction Right): windows start at 0,
  * room - stride, 2 (room - stride), ..., each overlapping the one before by
  * stride tokens, and the first one that reaches the end of the context is

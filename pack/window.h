@@ -16,6 +16,14 @@ typedef struct {
     uint32_t max_seq, stride, max_query;
 } pack_options;
 
+/* The defaults of --max-query and --doc-stride follow --max-seq, so that
+ * --max-seq alone always works: max_query = min(64, max_seq / 2) (64 is
+ * BERT's run_squad max_query_length), stride = 128 (HF run_qa's doc_stride)
+ * when it is below the context room max_seq - max_query - 3, else half that
+ * room.  At the default max_seq 384 these are run_qa's 64 and 128.  Only
+ * the options not given (query_set, stride_set false) are filled. */
+void pack_options_defaults(pack_options *o, bool query_set, bool stride_set);
+
 /* NULL when the options can hold every question (cut to max_query tokens)
  * with at least one context token and a stride below the room left for the
  * context; otherwise a static message saying which rule is broken. */

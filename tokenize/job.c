@@ -1,6 +1,7 @@
 #include "job.h"
 #include "answers.h"
 #include "encode.h"
+#include "storable.h"
 #include "sq/error.h"
 #include "sq/tokens.h"
 
@@ -18,12 +19,13 @@
 /* One thread's chunk: the tokens of paragraphs [first, first + np). */
 typedef struct {
     const sq_squad *s;
-    const char *input;   /* the SQuAD file's name, for messages */
     encoder enc;
     sq_paragraph *ps;
     sq_question *qs;
     sq_answer *answers;
     uint32_t *bad;       /* per question of the chunk: answers misplaced */
+    char **owned;        /* texts copied to be storable (storable.h), freed with the chunk */
+    size_t n_owned, cap_owned;
 } chunk;
 
 static uint32_t *copy_out(const encoder *e, bool offsets) {
@@ -37,41 +39,55 @@ static uint32_t *copy_out(const encoder *e, bool offsets) {
     return p;
 }
 
-static int has_nul(const char *s, size_t n) { return memchr(s, 0, n) != NULL; }
+/* s as the tokens file stores it (storable.h); NULL on allocation failure. */
+static const char *storable(chunk *c, const char *s, size_t len) {
+    char *copy;
+    if (storable_text(s, len, &copy)) return NULL;
+    if (!copy) return s;
+    if (c->n_owned == c->cap_owned) {
+        size_t cap = c->cap_owned ? 2 * c->cap_owned : 16;
+        char **o = sq_realloc(c->owned, cap * sizeof *o);
+        if (!o) {
+            free(copy);
+            return NULL;
+        }
+        c->owned = o;
+        c->cap_owned = cap;
+    }
+    return c->owned[c->n_owned++] = copy;
+}
 
 /* Paragraph i of the squad (k-th of the chunk, questions from q0). */
 static int one_paragraph(chunk *c, encoder *e, uint32_t i, uint32_t k, uint32_t q0) {
     const sq_squad_paragraph *sp = &c->s->paragraphs[i];
-    if (has_nul(sp->context, sp->context_len))
-        return sq_err("%s: paragraph %u (\"%s\"): the context contains U+0000, which a tokens file cannot hold",
-                      c->input, i, sp->title);
+    /* Encoded from the original bytes: HF sees the U+0000 that the stored copy replaces. */
     if (encode_text(e, sp->context, sp->context_len)) return -1;
+    const char *context = storable(c, sp->context, sp->context_len);
+    if (!context) return -1;
     sq_paragraph *p = &c->ps[k];
     uint32_t *ids = copy_out(e, true);
     if (!ids) return -1;
-    *p = (sq_paragraph){.title = sp->title, .context = sp->context, .context_cps = e->cps,
+    *p = (sq_paragraph){.title = sp->title, .context = context, .context_cps = e->cps,
                         .n_tokens = (uint32_t)e->n, .ids = ids, .offsets = ids + e->n,
                         .n_questions = sp->n_questions};
     for (uint32_t j = 0; j < sp->n_questions; j++) {
         uint32_t qi = sp->first_question + j;
         const sq_squad_question *sq = &c->s->questions[qi];
-        if (has_nul(sq->question, sq->question_len))
-            return sq_err("%s: question %s: the text contains U+0000, which a tokens file cannot hold", c->input,
-                          sq->id);
         if (encode_text(e, sq->question, sq->question_len)) return -1;
+        const char *text = storable(c, sq->question, sq->question_len);
+        if (!text) return -1;
         sq_question *q = &c->qs[qi - q0];
         uint32_t *qids = copy_out(e, false);
         if (!qids) return -1;
         sq_answer *ans = c->answers + (sq->answers - c->s->questions[q0].answers);
-        *q = (sq_question){.id = sq->id, .text = sq->question, .paragraph = i, .n_ids = (uint32_t)e->n,
+        *q = (sq_question){.id = sq->id, .text = text, .paragraph = i, .n_ids = (uint32_t)e->n,
                            .ids = qids, .n_answers = sq->n_answers, .answers = ans,
                            .is_impossible = sq->is_impossible};
         for (uint32_t a = 0; a < sq->n_answers; a++) {
             const sq_squad_answer *sa = &sq->answers[a];
-            if (has_nul(sa->text, sa->len))
-                return sq_err("%s: question %s: answer %u contains U+0000, which a tokens file cannot hold",
-                              c->input, sq->id, a);
-            ans[a] = (sq_answer){sa->text, sa->start};
+            const char *atext = storable(c, sa->text, sa->len);
+            if (!atext) return -1;
+            ans[a] = (sq_answer){atext, sa->start};
             if (!answer_matches(sp->context, sp->context_len, sa)) c->bad[qi - q0]++;
         }
     }
@@ -83,6 +99,8 @@ static void free_chunk(chunk *c, uint32_t np, uint32_t nq) {
     for (uint32_t k = 0; k < nq; k++) free((void *)c->qs[k].ids);
     memset(c->ps, 0, np * sizeof *c->ps);
     memset(c->qs, 0, nq * sizeof *c->qs);
+    for (size_t k = 0; k < c->n_owned; k++) free(c->owned[k]);
+    c->n_owned = 0;
 }
 
 static uint32_t first_q(const sq_squad *s, uint32_t par) {
@@ -167,8 +185,7 @@ static void *worker(void *arg) {
     }
 }
 
-int tokenize_squad(const sq_squad *s, const char *input, const vocab *v, bool cased, int threads,
-                   const char *out, job_stats *stats) {
+int tokenize_squad(const sq_squad *s, const vocab *v, bool cased, int threads, const char *out, job_stats *stats) {
     memset(stats, 0, sizeof *stats);
     sq_tokens meta = {.vocab_size = v->size, .cased = cased, .cls_id = v->cls_id, .sep_id = v->sep_id,
                       .pad_id = v->pad_id, .unk_id = v->unk_id, .version = s->version};
@@ -194,7 +211,6 @@ int tokenize_squad(const sq_squad *s, const char *input, const vocab *v, bool ca
     for (int t = 0; t < threads; t++) {
         chunk *c = &cs[t];
         c->s = s;
-        c->input = input;
         encoder_init(&c->enc, v, cased);
         c->ps = sq_calloc(CHUNK, sizeof *c->ps);
         c->qs = sq_calloc(max_q, sizeof *c->qs);
@@ -234,6 +250,7 @@ done:
         free(cs[t].qs);
         free(cs[t].answers);
         free(cs[t].bad);
+        free(cs[t].owned);
     }
     free(cs);
     free(args);

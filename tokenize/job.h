@@ -18,8 +18,6 @@ typedef struct {
     uint32_t n_bad_ids;
 } job_stats;
 
-/* input names the SQuAD file in messages. */
-int tokenize_squad(const sq_squad *s, const char *input, const vocab *v, bool cased, int threads,
-                   const char *out, job_stats *stats);
+int tokenize_squad(const sq_squad *s, const vocab *v, bool cased, int threads, const char *out, job_stats *stats);
 
 #endif

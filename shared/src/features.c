@@ -535,6 +535,17 @@ const sq_features_info *sq_features_info_get(const sq_features *f) { return &f->
 size_t sq_features_count(const sq_features *f) { return (size_t)f->count; }
 uint64_t sq_features_base(const sq_features *f) { return f->base; }
 
+size_t sq_features_shard_count(const sq_features *f) { return f->only != SIZE_MAX ? 1 : f->n_shards; }
+
+void sq_features_shard(const sq_features *f, size_t i, const char **path, uint64_t *first, uint64_t *count,
+                       uint64_t *bytes) {
+    const shard *s = &f->shards[f->only != SIZE_MAX ? f->only : i];
+    *path = s->path;
+    *first = s->first;
+    *count = s->n;
+    *bytes = s->has_manifest ? s->bytes : 0;
+}
+
 const char *sq_features_example_id(const sq_features *f, uint32_t example) {
     return f->ex && example < f->n_ex ? f->ex[example] : NULL;
 }

@@ -279,12 +279,17 @@ static int from_json(const char *name, json_t *root, sq_squad **out) {
     }
     walk fill = {.name = name, .s = s};
     if (walk_root(&fill, root)) goto fail;
-    s->v2 = s->version[0] == '2' || w.any_impossible;
+    s->v2 = squad_version_is_v2(s->version) || w.any_impossible;
     *out = s;
     return 0;
 fail:
     sq_squad_free(s);
     return -1;
+}
+
+bool squad_version_is_v2(const char *version) {
+    if (*version == 'v' || *version == 'V') version++;
+    return *version == '2';
 }
 
 int squad_load_checked(const char *name, const char *buf, size_t len, sq_squad **out) {

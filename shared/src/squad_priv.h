@@ -28,6 +28,8 @@ int squad_scan(char *buf, size_t len, sq_squad **out);
  * indexed yet).  Tests compare it with squad_scan. */
 int squad_load_checked(const char *name, const char *buf, size_t len, sq_squad **out);
 /* Shared by both readers. */
+/* The official files write "1.1" and "v2.0": v2.0 rules for 2.x with or without the 'v'. */
+bool squad_version_is_v2(const char *version);
 int squad_alloc(sq_squad **out, uint64_t n_par, uint64_t n_q, uint64_t n_ans);
 int squad_index_ids(sq_squad *s, const char *name);
 

@@ -547,7 +547,7 @@ int squad_scan(char *buf, size_t len, sq_squad **out) {
         sq_squad_free(sq);
         return SQUAD_SCAN_ERROR;
     }
-    sq->v2 = sq->version[0] == '2' || s.any_impossible;
+    sq->v2 = squad_version_is_v2(sq->version) || s.any_impossible;
     ((squad_priv *)sq->priv)->text = buf;
     *out = sq;
     return SQUAD_SCAN_OK;

@@ -37,7 +37,7 @@ run_case() { # name dataset options...
     mkdir -p "$out"
     local extra=(--nbest-out "$out/nbest_predictions.json")
     [ "$v" = v2 ] && extra+=(--null-odds-out "$out/null_odds.json")
-    "$SQ_BIN/sq-eval" -d "$F/pp_${v}_data.json" -f "$T/$v.feat" -l "$F/pp_${v}_logits.safetensors" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_${v}_data.json" --features "$T/$v.feat" -l "$F/pp_${v}_logits.safetensors" \
         -o "$out/predictions.json" "${extra[@]}" "$@" >"$out/scores.json" || fail "$name: sq-eval failed"
     cmp -s "$out/predictions.json" "$F/pp_$name/predictions.json" || fail "$name: predictions differ from HF's"
     if [ "$v" = v2 ]; then
@@ -67,25 +67,42 @@ mk_st() { # path header data-bytes: a safetensors file of zeros
     printf '%s' "$2" >>"$1"
     head -c "$3" /dev/zero >>"$1"
 }
-nf=$("$SQ_BIN/sq-inspect" "$T/v1.feat" | jq -s '[.[] | select(.type == "feature")] | length')
+nf=$("$SQ_BIN/sq-inspect" "$T/v1.feat" | jq -r 'select(.type == "features") | .features')
 mk_st "$T/rows.st" '{"start_logits":{"dtype":"F32","shape":[2,128],"data_offsets":[0,1024]},"end_logits":{"dtype":"F32","shape":[2,128],"data_offsets":[1024,2048]}}' 2048
 expect_fail 1 "rows.st: start_logits has shape \[2, 128\], the features want \[$nf, 128\]" \
-    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$T/rows.st" -o "$T/never.json"
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" --features "$T/v1.feat" -l "$T/rows.st" -o "$T/never.json"
 mk_st "$T/one.st" "{\"start_logits\":{\"dtype\":\"F32\",\"shape\":[$nf,128],\"data_offsets\":[0,$((nf * 512))]}}" $((nf * 512))
 expect_fail 1 "one.st: no tensor 'end_logits'" \
-    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$T/one.st" -o "$T/never.json"
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" --features "$T/v1.feat" -l "$T/one.st" -o "$T/never.json"
 mk_st "$T/int.st" "{\"start_logits\":{\"dtype\":\"I32\",\"shape\":[$nf,128],\"data_offsets\":[0,$((nf * 512))]},\
 \"end_logits\":{\"dtype\":\"F32\",\"shape\":[$nf,128],\"data_offsets\":[$((nf * 512)),$((nf * 1024))]}}" $((nf * 1024))
 expect_fail 1 "int.st: start_logits is I32, not a float tensor" \
-    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$T/int.st" -o "$T/never.json"
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" --features "$T/v1.feat" -l "$T/int.st" -o "$T/never.json"
 "$SQ_BIN/sq-pack" -q --max-seq 96 --doc-stride 32 --max-query 32 -o "$T/v1.short" "$T/v1.sqt"
 expect_fail 1 "start_logits has shape \[$nf, 128\], the features want \[[0-9]+, 96\]" \
-    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.short" -l "$F/pp_v1_logits.safetensors" -o "$T/never.json"
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" --features "$T/v1.short" -l "$F/pp_v1_logits.safetensors" -o "$T/never.json"
 expect_fail 1 "v2.feat: built from another dataset" \
-    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v2.feat" -l "$F/pp_v2_logits.safetensors" -o "$T/never.json"
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" --features "$T/v2.feat" -l "$F/pp_v2_logits.safetensors" -o "$T/never.json"
+# A failure after the answers are made (here scoring with --na-probs that
+# lack an id) still writes none of the output files.
+jq 'to_entries | .[1:] | from_entries' "$T/v2_default/null_odds.json" >"$T/na_short.json"
+expect_fail 1 "has a prediction but no no-answer probability" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v2_data.json" --features "$T/v2.feat" -l "$F/pp_v2_logits.safetensors" \
+    --na-probs "$T/na_short.json" -o "$T/never.json" --nbest-out "$T/never-nbest.json"
+[ ! -e "$T/never.json" ] && [ ! -e "$T/never-nbest.json" ] || fail "an output was written despite an error"
+[ -z "$(ls "$T" | grep '\.tmp-')" ] || fail "temporary files were left: $(ls "$T")"
+# Inputs of the wrong kind are named, with what was wanted.
+expect_fail 1 "sq-eval: error: .*/v1.sqt is a tokens file from sq-tokenize; --features wants a feature folder from sq-pack \(run sq-pack on it first\)" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" --features "$T/v1.sqt" -l "$F/pp_v1_logits.safetensors" -o "$T/never.json"
+expect_fail 1 "sq-eval: error: .*/pp_v1_data.json is a SQuAD JSON dataset; --logits wants the logits from sq-train predict" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" --features "$T/v1.feat" -l "$F/pp_v1_data.json" -o "$T/never.json"
+expect_fail 1 "sq-eval: error: .*/v1.feat is a feature folder from sq-pack; --dataset wants the SQuAD JSON" \
+    "$SQ_BIN/sq-eval" -d "$T/v1.feat" --features "$T/v1.feat" -l "$F/pp_v1_logits.safetensors" -o "$T/never.json"
 [ ! -e "$T/never.json" ] || fail "an output was written despite an error"
+expect_fail 2 "unknown option '-f' \(-f is --force in sq tools\); write --features DIR" \
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$F/pp_v1_logits.safetensors"
 expect_fail 2 "null-odds-out.*need --features" \
     "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -p "$T/v1_default/predictions.json" --null-odds-out "$T/x.json"
 expect_fail 1 "null-odds-out: .* is SQuAD v1.1" \
-    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" -f "$T/v1.feat" -l "$F/pp_v1_logits.safetensors" --null-odds-out "$T/x.json"
+    "$SQ_BIN/sq-eval" -d "$F/pp_v1_data.json" --features "$T/v1.feat" -l "$F/pp_v1_logits.safetensors" --null-odds-out "$T/x.json"
 echo ok

@@ -3,10 +3,13 @@
  * walk) and then every context and question through the tokenizer; and the
  * bytes themselves through the tokenizer as one text.  The first byte's
  * bit 0 picks the cased setup.  Checks the encoder's invariants: ids inside
- * the vocabulary, offsets non-empty and inside the text. */
-// FUZZ_SOURCES: tokenize/encode.c tokenize/normalize.c tokenize/fixups.c tokenize/wordpiece.c tokenize/vocab.c
+ * the vocabulary, offsets non-empty and inside the text; and that a text as
+ * a tokens file stores it (storable.h: U+0000 as U+FFFD) tokenizes to the
+ * same ids and offsets. */
+// FUZZ_SOURCES: tokenize/encode.c tokenize/normalize.c tokenize/fixups.c tokenize/wordpiece.c tokenize/vocab.c tokenize/storable.c
 #include "../../shared/src/squad_priv.h"
 #include "../../tokenize/encode.h"
+#include "../../tokenize/storable.h"
 #include "sq/squad.h"
 
 #include <stdint.h>
@@ -29,6 +32,24 @@ static void check(encoder *e, const char *text, size_t len) {
         if (e->offsets[2 * i] >= e->offsets[2 * i + 1] || e->offsets[2 * i + 1] > e->cps) abort();
     }
     if (e->cps > len) abort();
+}
+
+/* The stored copy of text (if it needs one) encodes as text does. */
+static void check_storable(encoder *e, encoder *e2, const char *text, size_t len) {
+    char *copy;
+    if (storable_text(text, len, &copy)) abort();
+    if (!copy) {
+        if (memchr(text, 0, len)) abort();
+        return;
+    }
+    size_t nuls = 0;
+    for (size_t i = 0; i < len; i++) nuls += text[i] == 0;
+    if (!nuls || strlen(copy) != len + 2 * nuls) abort(); /* each NUL became 3 bytes, none is left */
+    if (encode_text(e, text, len) || encode_text(e2, copy, strlen(copy))) abort();
+    if (e->n != e2->n || e->cps != e2->cps || memcmp(e->ids, e2->ids, e->n * sizeof *e->ids) ||
+        memcmp(e->offsets, e2->offsets, 2 * e->n * sizeof *e->offsets))
+        abort();
+    free(copy);
 }
 
 static void same(const sq_squad *a, const sq_squad *b) {
@@ -65,9 +86,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
 
-    encoder e;
+    encoder e, e2;
     encoder_init(&e, &V, cased);
+    encoder_init(&e2, &V, cased);
     check(&e, text, len);
+    check_storable(&e, &e2, text, len);
 
     char *buf = malloc(len + 1);
     if (!buf) abort();
@@ -81,14 +104,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc == SQUAD_SCAN_OK && crc) abort();
     if (rc == SQUAD_SCAN_OK) same(fast, checked);
     if (!crc) {
-        for (uint32_t i = 0; i < checked->n_paragraphs; i++)
+        for (uint32_t i = 0; i < checked->n_paragraphs; i++) {
             check(&e, checked->paragraphs[i].context, checked->paragraphs[i].context_len);
+            check_storable(&e, &e2, checked->paragraphs[i].context, checked->paragraphs[i].context_len);
+        }
         for (uint32_t i = 0; i < checked->n_questions; i++)
             check(&e, checked->questions[i].question, checked->questions[i].question_len);
     }
     sq_squad_free(fast);
     sq_squad_free(checked);
     encoder_free(&e);
+    encoder_free(&e2);
     sq_squad *s;
     if (sq_squad_loadb("fuzz.json", text, len, &s) == 0) sq_squad_free(s);
     return 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """compare_st.py FILE.safetensors OUT.jsonl: checks that sq-inspect --values
 output OUT.jsonl says what FILE holds, reading FILE independently (raw header
-JSON and numpy): metadata, tensor order (by data offset), dtype, shape and
+JSON and numpy): metadata (values that hold JSON objects as JSON), tensor order (by data offset), dtype, shape and
 every value (floats as the same float32, NaN/Infinity as strings)."""
 import json, math, struct, sys
 import numpy as np
@@ -11,7 +11,15 @@ n = struct.unpack("<Q", raw[:8])[0]
 header = json.loads(raw[8:8 + n])
 meta = header.pop("__metadata__", None)
 lines = [json.loads(l) for l in open(out, encoding="utf-8")]
+def as_printed(v):
+    """sq-inspect prints a metadata value holding a JSON object or array as that JSON."""
+    try:
+        j = json.loads(v)
+    except ValueError:
+        return v
+    return j if isinstance(j, (dict, list)) else v
 if meta:
+    meta = {k: as_printed(v) for k, v in meta.items()}
     first = lines.pop(0)
     assert first == {"type": "metadata", "metadata": meta}, first
 order = sorted(header, key=lambda k: header[k]["data_offsets"])

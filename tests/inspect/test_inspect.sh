@@ -8,6 +8,9 @@ F=$SQ_ROOT/tests/inspect/fixtures
 # --help, --version, usage errors
 "$I" --help | grep -q '^Usage: sq-inspect' || fail "--help"
 "$I" --version | grep -Eq '^sq-inspect [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]+' || fail "--version"
+"$I" -V | grep -Eq '^sq-inspect [0-9]' || fail "-V"
+"$I" --help | grep -q '^Exit status: 0 on success' || fail "--help has no exit statuses"
+expect_fail 2 "sq-inspect: error: unknown option '--valeus'; did you mean --values\\?" "$I" --valeus "$F/small.safetensors"
 expect_fail 2 'sq-inspect: error: missing FILE' "$I"
 expect_fail 2 "sq-inspect: error: unknown option '--bogus'" "$I" --bogus "$F/small.safetensors"
 expect_fail 2 "sq-inspect: error: option '-o' needs a value" "$I" "$F/small.safetensors" -o
@@ -43,10 +46,12 @@ expect_fail 1 'sq-inspect: error: .*/json: header is not valid JSON' "$I" -o "$T
 [ ! -e "$T/never.jsonl" ] || fail "output written for a damaged input"
 : >"$T/empty"
 expect_fail 1 'sq-inspect: error: .*/empty: truncated: 0 bytes' "$I" "$T/empty"
-expect_fail 1 'sq-inspect: error: .*/Makefile: not an sq file' "$I" "$SQ_ROOT/Makefile"
+expect_fail 1 'sq-inspect: error: .*/Makefile is a text file; sq-inspect wants an sq file' "$I" "$SQ_ROOT/Makefile"
+expect_fail 1 'sq-inspect: error: .*/xquad.en.json is a SQuAD JSON dataset; sq-inspect wants an sq file' "$I" "$DATA/xquad.en.json"
+expect_fail 1 'sq-inspect: error: .*/vocab.txt is a WordPiece vocabulary' "$I" "$VOCAB"
 expect_fail 1 'sq-inspect: error: .*/nope: No such file or directory' "$I" "$T/nope"
 mkdir "$T/dir"
-expect_fail 1 'sq-inspect: error: .*/dir: a directory without manifest.json' "$I" "$T/dir"
+expect_fail 1 'sq-inspect: error: .*/dir is a folder sq does not know; sq-inspect wants an sq file' "$I" "$T/dir"
 expect_fail 1 'sq-inspect: error: .*/no/such/out.jsonl' "$I" -o "$T/no/such/out.jsonl" "$F/small.safetensors"
 # Files with an sq container magic but garbage behind it go to their printers, which refuse them.
 printf 'SQTOKENS garbage' >"$T/bad.sqt"

@@ -29,7 +29,7 @@ for i in $(seq "$RUNS"); do
 done
 t0=$(now); "$B/sq-pack" -q -o "$T/f" "$T/in.sqt"; t1=$(now)
 reuse=$(ms "$t0" "$t1")
-t0=$(now); "$B/sq-inspect" "$T/f" >/dev/null; t1=$(now)
+t0=$(now); "$B/sq-inspect" -v "$T/f" >/dev/null; t1=$(now)
 inspect=$(ms "$t0" "$t1")
 both=$(median <"$T/both")
 printf 'sq-tokenize        median %5d ms  best %5d ms\n' "$(median <"$T/tok")" "$(sort -n "$T/tok" | head -1)"

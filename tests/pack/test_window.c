@@ -58,6 +58,33 @@ static void test_options(void **state) {
     assert_non_null(pack_options_check(&o));
 }
 
+/* Defaults that follow --max-seq: run_qa's 64/128 at 384, and a valid
+ * setup for every --max-seq from 8 up. */
+static void test_defaults(void **state) {
+    (void)state;
+    pack_options o = {.max_seq = 384};
+    pack_options_defaults(&o, false, false);
+    assert_int_equal(o.max_query, 64);
+    assert_int_equal(o.stride, 128);
+    o = (pack_options){.max_seq = 64};
+    pack_options_defaults(&o, false, false);
+    assert_int_equal(o.max_query, 32);
+    assert_int_equal(o.stride, 14); /* room 29: half of it */
+    o = (pack_options){.max_seq = 256};
+    pack_options_defaults(&o, false, false);
+    assert_int_equal(o.max_query, 64);
+    assert_int_equal(o.stride, 128); /* room 189: run_qa's stride fits */
+    o = (pack_options){.max_seq = 128, .max_query = 100, .stride = 7};
+    pack_options_defaults(&o, true, true);
+    assert_int_equal(o.max_query, 100); /* what was given stays */
+    assert_int_equal(o.stride, 7);
+    for (uint32_t seq = 8; seq <= 65535; seq++) {
+        o = (pack_options){.max_seq = seq};
+        pack_options_defaults(&o, false, false);
+        assert_null(pack_options_check(&o));
+    }
+}
+
 static void test_labels(void **state) {
     (void)state;
     /* Context "ab cd ef" as tokens [0,2) [3,5) [6,8), first at position 4. */
@@ -253,7 +280,7 @@ static void test_ref_17_5(void **s) { (void)s; compare_combo(17, 5, 8); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_window_counts), cmocka_unit_test(test_options),
+        cmocka_unit_test(test_window_counts), cmocka_unit_test(test_options), cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_labels),        cmocka_unit_test(test_ref_384_128),
         cmocka_unit_test(test_ref_32_8),      cmocka_unit_test(test_ref_24_5),
         cmocka_unit_test(test_ref_16_4),      cmocka_unit_test(test_ref_20_0),

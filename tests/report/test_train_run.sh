@@ -62,7 +62,10 @@ done
 
 # The report.
 "$SQ_ROOT/scripts/report.sh" -o "$T/report" "$T/run" 2>/dev/null || fail "report.sh failed"
-grep -q '^| run | cpu | 1 | 1 | single | fp32 | 8 | [0-9ms]* | [0-9.]* | [0-9]* | 1.00 | [0-9.]* | [0-9.]* |$' \
+# Settings from run.json, results from metrics.jsonl; one run: no speedup.
+grep -Eq '^\| run \| 1L-32H 1M \| [^|]+ \| 8 \| 0.001 \| 8 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$' \
+    "$T/report/REPORT.md" || fail "report row: $(grep '^| run' "$T/report/REPORT.md")"
+grep -q '^| run | cpu | 1 | 1 | single | fp32 | [0-9ms]* | [0-9.]* | [0-9]* | - | - |$' \
     "$T/report/REPORT.md" || fail "report row: $(grep '^| run' "$T/report/REPORT.md")"
 for p in loss throughput f1; do [ -s "$T/report/$p.png" ] || fail "no $p.png"; done
 

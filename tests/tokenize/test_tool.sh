@@ -38,6 +38,9 @@ done
 # stdin works.
 "$TK" -q --vocab "$VOCAB" -o "$T/stdin.sqt" - < "$DATA/xquad.en.json"
 cmp "$T/stdin.sqt" "$T/x.uncased.sqt" || fail "stdin input differs"
+# So does a pipe (its kind is not peeked at: that would eat its first bytes).
+"$TK" -q --vocab "$VOCAB" -o "$T/pipe.sqt" <(cat "$DATA/xquad.en.json")
+cmp "$T/pipe.sqt" "$T/x.uncased.sqt" || fail "input from a pipe differs"
 
 # The header records the input's and the vocabulary's sha256, casing,
 # special ids and the version string.
@@ -69,8 +72,23 @@ expect_fail 2 'vocab is required' "$TK" -o "$T/o.sqt" "$DATA/xquad.en.json"
 expect_fail 2 'OUT.sqt is required' "$TK" --vocab "$VOCAB" "$DATA/xquad.en.json"
 expect_fail 2 'threads: 0 is out of range' "$TK" --threads 0 --vocab "$VOCAB" -o "$T/o.sqt" "$DATA/xquad.en.json"
 expect_fail 2 'threads' "$TK" --threads 2x --vocab "$VOCAB" -o "$T/o.sqt" "$DATA/xquad.en.json"
-"$TK" --help | grep -q '^usage: sq-tokenize' || fail "--help"
+expect_fail 2 "unknown option '--vocab_file'; did you mean --vocab\\?" "$TK" --vocab_file "$VOCAB" -o "$T/o.sqt" "$DATA/xquad.en.json"
+"$TK" --help | grep -q '^Usage: sq-tokenize' || fail "--help"
 "$TK" --version | grep -q '^sq-tokenize ' || fail "--version"
+"$TK" -V | grep -q '^sq-tokenize ' || fail "-V"
+
+# Wrong files: named for what they are, before anything is written.
+"$TK" -q --vocab "$VOCAB" -o "$T/x.sqt" "$DATA/xquad.en.json"
+expect_fail 1 "sq-tokenize: error: .*/xquad.en.json is a SQuAD JSON dataset; --vocab wants a WordPiece vocabulary" \
+    "$TK" --vocab "$DATA/xquad.en.json" -o "$T/o.sqt" "$DATA/xquad.en.json"
+expect_fail 1 "sq-tokenize: error: .*/x.sqt is a tokens file from sq-tokenize; sq-tokenize wants a SQuAD JSON dataset" \
+    "$TK" --vocab "$VOCAB" -o "$T/o.sqt" "$T/x.sqt"
+expect_fail 1 "sq-tokenize: error: .*/x.sqt is a tokens file from sq-tokenize; --vocab wants" \
+    "$TK" --vocab "$T/x.sqt" -o "$T/o.sqt" "$DATA/xquad.en.json"
+printf '\x1f\x8b\x08\x00' >"$T/dev.json.gz"
+expect_fail 1 "dev.json.gz is gzip-compressed; sq-tokenize wants a SQuAD JSON dataset \(decompress it first" \
+    "$TK" --vocab "$VOCAB" -o "$T/o.sqt" "$T/dev.json.gz"
+[ ! -e "$T/o.sqt" ] || fail "a refused run left its output"
 
 # Input errors: exit 1, one line, no output file left behind.
 run_bad() { # PATTERN JSON-TEXT
@@ -102,10 +120,30 @@ run_bad 'bad.json: version: expected a string' '{"version":1.1,"data":[]}'
 run_bad 'bad.json: expected a JSON object at the top' '[1,2]'
 run_bad 'bad.json: data\[1\]\.paragraphs\[0\]\.qas\[0\]\.id: duplicate question id "a" \(first at data\[0\]\.paragraphs\[0\]\.qas\[0\]\)' \
     '{"data":[{"paragraphs":[{"context":"abc","qas":[{"id":"a","question":"q"}]}]},{"paragraphs":[{"context":"d","qas":[{"id":"a","question":"r"}]}]}]}'
-run_bad 'paragraph 0 .*U\+0000' '{"data":[{"paragraphs":[{"context":"a\\u0000c","qas":[]}]}]}'
 expect_fail 1 'nonexistent' "$TK" --vocab "$T/nonexistent" -o "$T/o.sqt" "$DATA/xquad.en.json"
 printf 'a\nb\n' > "$T/tiny-vocab.txt"
 expect_fail 1 'no \[CLS\] token' "$TK" --vocab "$T/tiny-vocab.txt" -o "$T/o.sqt" "$DATA/xquad.en.json"
+[ ! -e "$T/o.sqt" ] || fail "a failed start left its output"
+[ -z "$(ls "$T" | grep '\.tmp-')" ] || fail "a failed run left a temporary file: $(ls "$T" | grep '\.tmp-')"
+
+# U+0000 in a context or question is tokenized as HF does: BERT's normalizer
+# drops it like any control character (so the ids and offsets are those of
+# the same text with U+0001 there), offsets still count it (the answer
+# "Paris" starts at code point 10, after the NUL), and the tokens file stores
+# it as U+FFFD.
+nul='{"version":"1.1","data":[{"title":"t","paragraphs":[{"context":"Capital\u0000: Paris\u0000.","qas":[{"id":"q","question":"Wh\u0000ich city?","answers":[{"text":"Paris","answer_start":10}]}]}]}]}'
+printf '%s' "$nul" >"$T/nul.json"
+printf '%s' "$nul" | sed 's/u0000/u0001/g' >"$T/ctl.json"
+"$TK" -q --vocab "$VOCAB" -o "$T/nul.sqt" "$T/nul.json" 2>"$T/err" || fail "U+0000 refused: $(cat "$T/err")"
+[ ! -s "$T/err" ] || fail "U+0000: the answer at its answer_start was not recognised: $(cat "$T/err")"
+"$TK" -q --vocab "$VOCAB" -o "$T/ctl.sqt" "$T/ctl.json"
+"$SQ_BIN/sq-inspect" "$T/nul.sqt" | tail -n +2 | sed 's/Paris/X/' >"$T/nul.jsonl"
+"$SQ_BIN/sq-inspect" "$T/ctl.sqt" | tail -n +2 | sed 's/Paris/X/' >"$T/ctl.jsonl"
+cmp -s "$T/nul.jsonl" "$T/ctl.jsonl" || fail "U+0000 and U+0001 tokenize differently: $(cat "$T/nul.jsonl")"
+grep -qF '"ids":[3007,1024,3000,1012],"offsets":[[0,7],[8,9],[10,15],[16,17]]' "$T/nul.jsonl" ||
+    fail "U+0000 context: $(cat "$T/nul.jsonl")"
+"$SQ_BIN/sq-inspect" --values "$T/nul.sqt" | grep -qF '"context":"Capital'$'\xef\xbf\xbd'': Paris'$'\xef\xbf\xbd''."' ||
+    fail "U+0000 not stored as U+FFFD: $("$SQ_BIN/sq-inspect" --values "$T/nul.sqt")"
 
 # Misplaced answers: kept, counted, one warning line with the first ids.
 printf '%s' '{"version":"2.0","data":[{"title":"T","paragraphs":[{"context":"abc def","qas":[

@@ -59,25 +59,25 @@ refused 1 'bert.embeddings.word_embeddings.weight: shape \[1200, 32\]' \
 expect_fail 1 'no config' "${tr[@]}" predict --init "$FIX/micro/grads.safetensors" --data "$T/feat" -o "$T/x"
 head -c 1000 "$FIX/micro/model.safetensors" >"$T/cut.safetensors"
 refused 1 'cut.safetensors' --data "$T/feat" --init "$T/cut.safetensors" --config "$T/cfg.json"
-refused 1 'eval' "${ok[@]}" --eval-data "$T/feat" --eval-dataset "$T/bad3.json"
+refused 1 'bad3.json' "${ok[@]}" --eval-data "$T/feat" --eval-dataset "$T/bad3.json"
 
 # A file given to the wrong option: what it is, and which tool makes what was wanted.
 refused 1 "feat.sqt is a tokens file from sq-tokenize; --data wants a feature folder from sq-pack" \
     --data "$T/feat.sqt" --config "$T/cfg.json"
-refused 1 "feat.json is a SQuAD dataset \(JSON\); --data wants a feature folder from sq-pack" \
+refused 1 "feat.json is a SQuAD JSON dataset; --data wants a feature folder from sq-pack" \
     --data "$T/feat.json" --config "$T/cfg.json"
-refused 1 "cfg.json is a model config \(JSON\); --init wants model weights \(.safetensors\) \(a config goes to --config\)" \
+refused 1 "cfg.json is a model config \(HF config.json\); --init wants model weights \(.safetensors\) \(a config goes to --config\)" \
     --data "$T/feat" --init "$T/cfg.json"
 refused 1 "model.safetensors is a safetensors file .*; --config wants an HF config.json \(weights go to --init\)" \
     --data "$T/feat" --config "$FIX/micro/model.safetensors"
-refused 1 "vocab.txt is a vocabulary .*; --config wants an HF config.json" --data "$T/feat" --config "$VOCAB"
+refused 1 "vocab.txt is a WordPiece vocabulary .*; --config wants an HF config.json" --data "$T/feat" --config "$VOCAB"
 refused 1 "feat.sqt is a tokens file from sq-tokenize; --eval-dataset wants the SQuAD JSON" \
     "${ok[@]}" --eval-data "$T/feat" --eval-dataset "$T/feat.sqt"
-refused 1 "feat.json is a SQuAD dataset \(JSON\); --eval-data wants a feature folder from sq-pack" \
+refused 1 "feat.json is a SQuAD JSON dataset; --eval-data wants a feature folder from sq-pack" \
     "${ok[@]}" --eval-data "$T/feat.json" --eval-dataset "$T/feat.json"
 "${tr[@]}" "${ok[@]}" -o "$T/run"
 refused 1 "run is a run folder from sq-train; --data wants a feature folder" --data "$T/run" --config "$T/cfg.json"
-expect_fail 1 "cfg.json is a model config \(JSON\); --init wants model weights" \
+expect_fail 1 "cfg.json is a model config \(HF config.json\); --init wants model weights" \
     "${tr[@]}" predict --init "$T/cfg.json" --data "$T/feat" -o "$T/x"
 expect_fail 1 "feat.sqt is a tokens file from sq-tokenize; --data wants a feature folder" \
     "${tr[@]}" predict --init "$T/run/model.safetensors" --data "$T/feat.sqt" -o "$T/x"

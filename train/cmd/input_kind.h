@@ -2,8 +2,9 @@
  * hold (folders), so that a file given to the wrong option is named with
  * the tool that makes it ("train.sqt is a tokens file from sq-tokenize;
  * --data wants a feature folder from sq-pack") instead of by the parser
- * that choked on it.  Only sure mistakes are reported: a path that is
- * missing or of no known kind is left to the reader's own message. */
+ * that choked on it.  The kinds are the shared library's (sq/filekind.h);
+ * only sure mistakes are reported: a path that is missing or of no known
+ * kind is left to the reader's own message. */
 #ifndef SQ_TRAIN_INPUT_KIND_H
 #define SQ_TRAIN_INPUT_KIND_H
 

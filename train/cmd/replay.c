@@ -219,7 +219,7 @@ int sq_cmd_replay(int argc, char **argv) {
         case 'o': r.out = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         case 'V': sq_print_version(); return 0;
-        default: sq_die_option(c, argv);
+        default: sq_die_option(c, argv, opts);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);

@@ -200,7 +200,7 @@ static void parse(int argc, char **argv, train_opts *o) {
         case 'v': o->verbose = true; break;
         case 'h': fputs(usage, stdout); exit(0);
         case 'V': sq_print_version(); exit(0);
-        default: sq_die_option(c, argv);
+        default: sq_die_option(c, argv, opts);
         }
     }
     if (optind < argc) sq_die_usage("unexpected argument '%s'", argv[optind]);

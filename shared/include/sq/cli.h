@@ -19,8 +19,20 @@ _Noreturn void sq_die_lib(void);
 /* Bad usage: the message, a hint to --help, exit 2. */
 _Noreturn void sq_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* getopt_long's '?' or ':' (call it with opterr = 0 and an optstring that
- * starts with ':'): "unknown option '--x'" or "option '--x' needs a value". */
-_Noreturn void sq_die_option(int c, char *const argv[]);
+ * starts with ':'): "option '--x' needs a value", "option '--x' takes no
+ * value", "option '--ma' is ambiguous (--max-seq, --max-query)" or
+ * "unknown option '--lr_rate'; did you mean --lr?", the suggestion drawn from
+ * longopts (the table given to getopt_long; NULL: none). */
+struct option;
+_Noreturn void sq_die_option(int c, char *const argv[], const struct option *longopts);
+/* The long option arg ("--max_seq", "--outptu=x") most likely meant: the
+ * same name with '_' for '-', a name within a few edits of it, or one it
+ * contains ("--max-seq-length" holds --max-seq); NULL when none is close. */
+const char *sq_option_suggest(const char *arg, const struct option *longopts);
+
+/* Every tool's --help ends with its exit statuses; this is the common line. */
+#define SQ_HELP_EXIT_STATUS "Exit status: 0 on success, 1 for bad input (one line on stderr says what and why),\n" \
+                            "2 for bad usage.\n"
 void sq_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Informational line on stderr ("sq-pack: ..."), unless sq_quiet is set. */
 void sq_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

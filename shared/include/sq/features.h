@@ -72,6 +72,12 @@ const char *sq_features_example_id(const sq_features *f, uint32_t example);
 /* Index in the whole directory of feature 0 of f: 0, except when one shard
  * was opened. */
 uint64_t sq_features_base(const sq_features *f);
+/* The shards in view: every shard of a directory, or the one shard opened.
+ * Shard i's file, the index of its first feature, its feature count, and
+ * its size in bytes from the manifest (0 for a lone shard). */
+size_t sq_features_shard_count(const sq_features *f);
+void sq_features_shard(const sq_features *f, size_t i, const char **path, uint64_t *first, uint64_t *count,
+                       uint64_t *bytes);
 /* Checks that every file the manifest lists is there with its size and
  * sha256, without decoding anything (sq-pack's "up to date" test). */
 int sq_features_verify(const sq_features *f);

@@ -34,7 +34,7 @@ typedef struct {
 
 typedef struct {
     char *version;
-    bool v2;             /* version starts with "2" or any is_impossible */
+    bool v2;             /* version is "2..." or "v2..." (SQuAD 2.0's own files), or any is_impossible */
     uint8_t sha256[32];  /* of the file's bytes */
     uint32_t n_paragraphs, n_questions;
     sq_squad_paragraph *paragraphs;
