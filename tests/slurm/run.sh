@@ -27,7 +27,9 @@ cleanup() {
     slurm_stop "$cluster" || true
     if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ -d "$cluster/log" ]; then
         echo "--- slurmctld log (last lines):"; tail -n 20 "$cluster/log/slurmctld.log" 2>/dev/null || true
-        echo "--- slurmd log (last lines):"; tail -n 20 "$cluster/log/slurmd.log" 2>/dev/null || true
+        for f in "$cluster"/log/slurmd-*.log; do
+            echo "--- $(basename "$f") (last lines):"; tail -n 20 "$f" 2>/dev/null || true
+        done
     fi
     if [ "${SQ_SLURM_KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
     exit "$rc"
