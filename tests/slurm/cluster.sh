@@ -15,8 +15,8 @@
 # Sourced by tests/slurm/run.sh; also usable by hand:
 #   tests/slurm/cluster.sh start [--nodes N] DIR   (then: source DIR/env)
 #   tests/slurm/cluster.sh stop DIR
-#   tests/slurm/cluster.sh shape DIR RATE DELAY    (tc netem on every node's
-#                                                   uplink; RATE "off" removes it)
+#   tests/slurm/cluster.sh shape DIR RATE [DELAY]  (tc on every node's uplink:
+#                                                   200mbit, 1gbit; off removes it)
 #
 # Functions return 0 on success; on failure they print what was run and what
 # it said (log tails included) and return 1, so the caller can skip cleanly.
@@ -278,9 +278,12 @@ EOC
     {
         echo "export SLURM_CONF=$SLURM_CONF"
         # Open MPI between nodes: TCP on the cluster's subnet only (each node
-        # also has lo; ranks of one node use shared memory).
+        # also has lo).  Ranks of one node use shared memory, backed by files
+        # in /dev/shm, which the nodes here would share: the node-local tmpfs
+        # instead, as /dev/shm is on a real node.
         if [ "$nodes" -gt 1 ]; then
             echo "export OMPI_MCA_btl_tcp_if_include=$SQC_NET.0/24 OMPI_MCA_oob_tcp_if_include=$SQC_NET.0/24"
+            echo "export OMPI_MCA_btl_vader_backing_directory=$dir/local"
         fi
     } >"$dir/env"
     # The daemons also write to the stderr they start with: keep it in a file.
@@ -312,7 +315,7 @@ $(cat "$dir/log/slurmd.stderr")"
             # shellcheck disable=SC2016  # expanded by the inner shell
             cmd=(unshare --mount --propagation slave --uts -- nsenter --net="/run/netns/$(_ns_of $i)" -- sh -c
                  'hostname "$1" && mount --bind "$2" /etc/hosts &&
-                  mount -t tmpfs -o size=64m,mode=755 "sqlocal-$1" "$3" && exec slurmd -N "$1" -f "$4"'
+                  mount -t tmpfs -o size=256m,mode=755 "sqlocal-$1" "$3" && exec slurmd -N "$1" -f "$4"'
                  sh "$node" "$dir/hosts" "$dir/local" "$SLURM_CONF")
             if ! "${cmd[@]}" </dev/null >"$dir/log/slurmd-$node.stderr" 2>&1; then
                 _slurm_fail "$dir" "\$ ${cmd[*]}  failed:
@@ -407,19 +410,57 @@ slurm_node_pids() {
     return 0
 }
 
-# slurm_shape DIR RATE DELAY: every node's uplink (its eth0's egress, so each
-# direction between two nodes crosses one shaped queue) limited to RATE
-# (tc's units: 1gbit, 200mbit) with DELAY added (2ms); RATE off removes it.
+# slurm_link_bytes DIR I: bytes node I's eth0 has received and sent (rx + tx).
+slurm_link_bytes() {
+    _net_names "$1" || return 1
+    local ns f n=0
+    ns=$(_ns_of "$2")
+    for f in rx_bytes tx_bytes; do
+        n=$((n + $(ip netns exec "$ns" cat "/sys/class/net/eth0/statistics/$f"))) || return 1
+    done
+    echo "$n"
+}
+
+# slurm_node_of_pid DIR PID: the node (1..N) whose namespace PID runs in.
+slurm_node_of_pid() {
+    _net_names "$1" || return 1
+    local i want
+    want=$(readlink "/proc/$2/ns/net") || return 1
+    for ((i = 1; i <= SQC_NODES; i++)); do
+        [ "$want" = "net:[$(stat -L -c %i "/run/netns/$(_ns_of $i)")]" ] && { echo "$i"; return 0; }
+    done
+    return 1
+}
+
+# slurm_shape DIR RATE [DELAY]: every node's uplink (its eth0's egress, so
+# each direction between two nodes crosses one shaped queue) limited to RATE
+# (200mbit, 1gbit) by a token bucket (tbf); with DELAY (2ms) by netem, which
+# adds that latency too (kernels without sch_netem have tbf only).  RATE off
+# removes the shaping.
 slurm_shape() {
-    local dir=$1 rate=$2 delay=${3:-0ms} i ns
+    local dir=$1 rate=$2 delay=${3:-} i ns mbit qdisc
     _net_names "$dir" || { echo "$dir: not a cluster of several nodes"; return 1; }
+    case $rate in
+    off) mbit=0 ;;
+    *mbit) mbit=${rate%mbit} ;;
+    *gbit) mbit=$((${rate%gbit} * 1000)) ;;
+    *) echo "rate '$rate': give Nmbit, Ngbit or off"; return 1 ;;
+    esac
+    [[ $mbit =~ ^[0-9]+$ ]] || { echo "rate '$rate': give Nmbit, Ngbit or off"; return 1; }
+    if [ -n "$delay" ]; then
+        # A big queue: netem's default 1000 packets drop MPI's bulk sends.
+        qdisc=(netem delay "$delay" rate "${mbit}mbit" limit 100000)
+    else
+        # tbf needs a bucket of at least a timer tick's bytes (HZ >= 100);
+        # a queue of up to 200 ms at the rate before it drops.
+        qdisc=(tbf rate "${mbit}mbit" burst "$((mbit * 125000 / 100 > 32768 ? mbit * 125000 / 100 : 32768))" latency 200ms)
+    fi
     for ((i = 1; i <= SQC_NODES; i++)); do
         ns=$(_ns_of $i)
         ip netns exec "$ns" tc qdisc del dev eth0 root 2>/dev/null
         [ "$rate" = off ] && continue
-        # limit: packets queued at the rate (the default 1000 drops a burst
-        # of MPI's bulk sends at low rates and TCP then stalls on losses).
-        ip netns exec "$ns" tc qdisc add dev eth0 root netem delay "$delay" rate "$rate" limit 100000 || return 1
+        ip netns exec "$ns" tc qdisc add dev eth0 root "${qdisc[@]}" ||
+            { echo "\$ tc qdisc add dev eth0 root ${qdisc[*]} failed in $ns"; return 1; }
     done
 }
 
@@ -478,7 +519,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
            left=$(slurm_leftovers "$(realpath -m "$2")")
            [ -z "$left" ] || { echo "cluster.sh: error: still there after stop: $left" >&2; exit 1; } ;;
     shape) [ $# -ge 3 ] || usage
-           slurm_shape "$(realpath -m "$2")" "$3" "${4:-0ms}" ;;
+           slurm_shape "$(realpath -m "$2")" "$3" "${4:-}" ;;
     *) usage ;;
     esac
 fi
