@@ -18,7 +18,7 @@ set -euo pipefail
 me="study-report.sh"
 die() { echo "$me: error: $*" >&2; exit 1; }
 case ${1:-} in
--h|--help) sed -n '5,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h|--help) sed -n '4,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
 esac
 [ $# = 1 ] || { echo "usage: $me STUDYDIR" >&2; exit 2; }
 study=$1

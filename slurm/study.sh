@@ -150,11 +150,14 @@ features dev
 dev_feat=$feat dev_pack=$pack
 [ "$dry_run" = 1 ] || mkdir -p "$logs"
 
-export SQ_BIN=$bin SQ_DEVICE=$device SQ_REPORT_SH=$here/../scripts/report.sh
+SQ_REPORT_SH=$(cd "$here/.." && pwd)/scripts/report.sh
+export SQ_BIN=$bin SQ_DEVICE=$device SQ_REPORT_SH
 for k in "${!env[@]}"; do export "$k=${env[$k]}"; done
 if [ -n "$config" ]; then export SQ_CONFIG=$config; unset SQ_INIT; else export SQ_INIT=$init; unset SQ_CONFIG; fi
 export SQ_TRAIN_ARGS="--profile=$profile${SQ_TRAIN_ARGS:+ $SQ_TRAIN_ARGS}"
 unset SQ_EVAL_DATA SQ_EVAL_DATASET SQ_SRUN_MPI
+# The jobs take their settings from these (sbatch passes the environment on).
+[ "$dry_run" = 0 ] || env | grep '^SQ_' | sort | sed 's/^/+ export /'
 
 # submit NAME LOG DEPS SBATCH_OPTS SCRIPT ARGS...: sets $job; DEPS is a
 # --dependency value or empty.
@@ -168,7 +171,7 @@ submit() {
     opts+=("${more[@]}")
     if [ "$dry_run" = 1 ]; then
         job=$name
-        echo "+ sbatch ${opts[*]} $*"
+        echo "+ ${SQ_STRATEGY:+SQ_STRATEGY=$SQ_STRATEGY }sbatch ${opts[*]} $*"
     else
         job=$(sbatch "${opts[@]}" "$@") || die "sbatch for $name failed (see above)"
         job=${job%%;*}
