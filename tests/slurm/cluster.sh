@@ -382,13 +382,20 @@ slurm_job_field() {
 }
 
 # _cluster_pids DIR: processes started through this cluster (slurmstepd and
-# job tasks inherit SLURM_CONF=DIR/slurm.conf), this shell excepted.
+# job tasks inherit SLURM_CONF=DIR/slurm.conf), except this shell and its
+# subshells (which may have it too: the caller's environment).
 _cluster_pids() {
-    local e p
+    local e p q
     for e in /proc/[0-9]*/environ; do
         p=${e#/proc/}; p=${p%/environ}
-        [ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
-        tr '\0' '\n' 2>/dev/null <"$e" | grep -qxF "SLURM_CONF=$1/slurm.conf" && echo "$p"
+        tr '\0' '\n' 2>/dev/null <"$e" | grep -qxF "SLURM_CONF=$1/slurm.conf" || continue
+        q=$p
+        for _ in 1 2 3 4 5 6 7 8; do
+            [ "$q" = $$ ] && continue 2
+            q=$(awk '/^PPid:/ { print $2 }' "/proc/$q/status" 2>/dev/null) || break
+            if [ -z "$q" ] || [ "$q" = 0 ]; then break; fi
+        done
+        echo "$p"
     done
     return 0
 }
