@@ -13,6 +13,7 @@ usage() {
     cat <<EOF
 usage: slurm/pipeline.sh --train TRAIN.json --run-dir RUNDIR (--config FILE | --init FILE)
                          [--dev DEV.json] [options]
+       slurm/pipeline.sh --prep-only --train TRAIN.json [--dev DEV.json] [data and Slurm options]
 Data:
   --train FILE         SQuAD training set
   --dev FILE           SQuAD dev set: scored by the eval stage (no eval without it)
@@ -23,6 +24,8 @@ Data:
   --doc-stride N       overlap of a context's windows [128]
   --max-query N        longest question kept [64]
   --force              tokenize and pack again even when up to date
+  --prep-only          only tokenize and pack; then print "features-train: DIR (after JOB)"
+                       (or "(ready)"), the same for dev (slurm/study.sh builds on it)
 Training (unset: sq-train's defaults):
   --run-dir DIR        where sq-train writes the model, checkpoints and metrics
   --config FILE        model config.json to train from scratch
@@ -52,7 +55,7 @@ die_usage() { echo "pipeline.sh: error: $*" >&2; echo "Try 'slurm/pipeline.sh --
 
 train_json="" dev_json="" work=sq-work vocab=$here/../data/vocab.txt cased=0
 max_seq=384 doc_stride=128 max_query=64 force=0
-run_dir="" config="" init="" eval_each_epoch=0 dry_run=0 bin=$here/../bin
+run_dir="" config="" init="" eval_each_epoch=0 dry_run=0 prep_only=0 bin=$here/../bin
 sb_all="" sb_prep="" sb_train="" sb_eval=""
 declare -A train_env=()
 
@@ -65,6 +68,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --cased) cased=1; shift; continue ;;
     --force) force=1; shift; continue ;;
+    --prep-only) prep_only=1; shift; continue ;;
     --eval-each-epoch) eval_each_epoch=1; shift; continue ;;
     --dry-run) dry_run=1; shift; continue ;;
     esac
@@ -102,8 +106,10 @@ while [ $# -gt 0 ]; do
 done
 
 [ -n "$train_json" ] || die_usage "--train is required"
-[ -n "$run_dir" ] || die_usage "--run-dir is required"
-[ -n "$config" ] || [ -n "$init" ] || die_usage "--config or --init is required"
+if [ "$prep_only" = 0 ]; then
+    [ -n "$run_dir" ] || die_usage "--run-dir is required"
+    [ -n "$config" ] || [ -n "$init" ] || die_usage "--config or --init is required"
+fi
 [ -z "$config" ] || [ -z "$init" ] || die_usage "--config and --init exclude each other"
 for n in "$max_seq" "$doc_stride" "$max_query"; do
     [[ $n =~ ^[0-9]+$ ]] || die_usage "--max-seq, --doc-stride and --max-query take whole numbers, not '$n'"
@@ -118,7 +124,8 @@ done
 
 # Jobs may start in another directory: every path they get is absolute.
 abs() { realpath -m "$1"; }
-train_json=$(abs "$train_json"); work=$(abs "$work"); vocab=$(abs "$vocab"); run_dir=$(abs "$run_dir")
+train_json=$(abs "$train_json"); work=$(abs "$work"); vocab=$(abs "$vocab")
+[ -z "$run_dir" ] || run_dir=$(abs "$run_dir")
 bin=$(abs "$bin")
 [ -z "$dev_json" ] || dev_json=$(abs "$dev_json")
 [ -z "$config" ] || config=$(abs "$config")
@@ -221,6 +228,13 @@ dev_feat="" dev_pack=""
 if [ -n "$dev_json" ]; then
     prepare dev "$dev_json"
     dev_feat=$feat dev_pack=$pack_job
+fi
+
+if [ "$prep_only" = 1 ]; then
+    when() { if [ -n "$1" ]; then echo "after $1"; else echo ready; fi; }
+    echo "features-train: $train_feat ($(when "$train_pack"))"
+    [ -z "$dev_json" ] || echo "features-dev: $dev_feat ($(when "$dev_pack"))"
+    exit 0
 fi
 
 train_job=""

@@ -9,6 +9,11 @@ bytes each strategy moves per step and the link bandwidths.
       they agree.
   scaling.py table [--step-ms T --params P ...] [--json]
       the 1 GPU vs G x N table (default: 1 A100 vs 2 nodes x 2 A100, BERT-base).
+  scaling.py comm --config config.json --strategy S --world W --nodes N --link-gbs X [--latency-us L]
+      seconds one rank spends in the step's collectives when each runs alone
+      (no overlap with compute): the calls train/dist.c makes, each a latency
+      plus its ring bytes at the bus bandwidth; bench/scaling/netns_run.sh
+      compares it with the comm_s sq-train measures over a shaped link.
 
 Model.  Ring collectives move, per rank, 2(W-1)/W of the buffer (all-reduce)
 or (W-1)/W (reduce-scatter, all-gather) at the bus bandwidth of the slowest
@@ -155,6 +160,44 @@ def simulate(strategy, gpus, nodes, a, layers):
     return t, moved
 
 
+def comm_calls(strategy, layers, bucket_mb, grad_bytes=4, gather_bytes=4):
+    """The collectives train/dist.c issues in one step (accumulation 1), as
+    (kind, bytes of the buffer): kind "ar" all-reduce, "rs" reduce-scatter,
+    "ag" all-gather.  layers: floats per layer range in backward order."""
+    calls = []
+    total = float(sum(layers))
+    if strategy in ("ddp", "zero2"):
+        bucket, pend = bucket_mb * 1024 * 1024, 0.0
+        for li, n in enumerate(layers):
+            pend += n * grad_bytes
+            if pend >= bucket or li == len(layers) - 1:
+                calls.append(("ar" if strategy == "ddp" else "rs", pend))
+                pend = 0.0
+        if strategy == "zero2":
+            calls.append(("ag", total * gather_bytes))
+    elif strategy == "zero1":
+        calls += [("rs", total * grad_bytes), ("ag", total * gather_bytes)]
+    elif strategy == "fsdp":
+        calls += [("ag", n * gather_bytes) for n in layers]            # before each forward
+        for n in layers:                                               # backward: gather, then reduce-scatter
+            calls += [("ag", n * gather_bytes), ("rs", n * grad_bytes)]
+    else:
+        raise ValueError(strategy)
+    # the host doubles: loss (and the squared norm), samples and tokens, the stop flag
+    calls += [("ar", 8.0 * (1 if strategy == "ddp" else 2)), ("ar", 16.0), ("ar", 8.0)]
+    return calls
+
+
+def comm_time(strategy, world, layers, bw, latency_s, bucket_mb=25.0):
+    """(seconds, bytes) one rank spends in / moves through the step's calls."""
+    t = moved = 0.0
+    for kind, nbytes in comm_calls(strategy, layers, bucket_mb):
+        b = ring_allreduce(world, nbytes) if kind == "ar" else ring_sharded(world, nbytes)
+        t += latency_s + b / bw
+        moved += b
+    return t, moved
+
+
 def table(a):
     layers = bert_layers(BERT_BASE) if not a.params else None
     if a.layer_ms and len(a.layer_ms) != (len(a.layer_ms) if a.params else len(layers)):
@@ -202,7 +245,26 @@ def main():
     t.add_argument("--grad-bytes", type=int, default=2, help="bytes per gradient moved (bf16 on GPU)")
     t.add_argument("--gather-bytes", type=int, default=2, help="bytes per parameter gathered (bf16 on GPU)")
     t.add_argument("--json", action="store_true")
+    c = sub.add_parser("comm")
+    c.add_argument("--config", required=True, help="the model's config.json (HF BERT keys)")
+    c.add_argument("--strategy", required=True, choices=["ddp", "zero1", "zero2", "fsdp"])
+    c.add_argument("--world", type=int, required=True)
+    c.add_argument("--nodes", type=int, required=True)
+    c.add_argument("--link-gbs", type=float, required=True, help="GB/s of the link between nodes, each way")
+    c.add_argument("--intra-gbs", type=float, default=230.0, help="bus GB/s inside a node")
+    c.add_argument("--latency-us", type=float, default=20.0, help="per collective call")
+    c.add_argument("--bucket-mb", type=float, default=25.0)
     a = p.parse_args()
+    if a.cmd == "comm":
+        with open(a.config) as f:
+            hf = json.load(f)
+        layers = bert_layers({"vocab": hf["vocab_size"], "hidden": hf["hidden_size"],
+                              "layers": hf["num_hidden_layers"], "intermediate": hf["intermediate_size"],
+                              "max_position": hf["max_position_embeddings"], "type_vocab": hf["type_vocab_size"]})
+        bw = a.intra_gbs * 1e9 if a.nodes == 1 else min(a.intra_gbs, a.link_gbs) * 1e9
+        t, moved = comm_time(a.strategy, a.world, layers, bw, a.latency_us / 1e6, a.bucket_mb)
+        print(json.dumps({"seconds": t, "bytes": moved, "parameters": sum(layers), "bus_gbs": bw / 1e9}))
+        return 0
     if a.cmd == "bytes":
         print("%.0f" % step_bytes(a.params, a.world, a.strategy, a.accum, a.grad_bytes, a.gather_bytes))
         return 0
