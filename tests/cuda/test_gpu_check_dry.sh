@@ -8,7 +8,7 @@
 BUILD=${SQ_BUILD:-build}
 [[ $BUILD = /* ]] || BUILD=$SQ_ROOT/$BUILD
 HARNESS=$BUILD/tests/cuda/kernels
-[ -x "$HARNESS" ] || skip "no kernel harness ($HARNESS): built without nvcc"
+[ -x "$HARNESS" ] || skip "no kernel harness ($HARNESS): built without nvcc, or a SAN=1 build (which leaves it out)"
 check() { SQ_HARNESS=$HARNESS SQ_GPU_CARRY=$T/carry bash "$SQ_ROOT/tests/cuda/check.sh"; }
 
 # DRY=1: every step of PART=all with its budget, adding up to 8 minutes

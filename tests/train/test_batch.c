@@ -102,102 +102,107 @@ static int on_ready(void *ctx, int layer, size_t lo, size_t hi) {
     return 0;
 }
 
+/* A model with a CPU backend and a batch of MAX_B + 1 rows of MAX_T + 1
+ * tokens (room for the refused sizes), made and freed around each test. */
+typedef struct {
+    sq_model *m;
+    sq_backend *be;
+    sq_batch b;
+} fixture;
+
+static int setup(void **state) {
+    static fixture f;
+    if (sq_model_new(&cfg, true, &f.m)) return -1;
+    sq_model_init(f.m, 5);
+    if (sq_backend_cpu_new(f.m, MAX_B, MAX_T, &f.be) || sq_batch_alloc(&f.b, MAX_B + 1, MAX_T + 1)) return -1;
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    sq_batch_free(&f->b);
+    f->be->free(f->be);
+    sq_model_free(f->m);
+    return 0;
+}
+
 /* The backend refuses exactly what sq_batch_check refuses, with its
  * message. */
 static void test_backend_keeps_contract(void **state) {
-    sq_model *m;
-    sq_backend *be;
-    assert_int_equal(sq_model_new(&cfg, true, &m), 0);
-    sq_model_init(m, 5);
-    assert_int_equal(sq_backend_cpu_new(m, MAX_B, MAX_T, &be), 0);
-    sq_batch b;
-    assert_int_equal(sq_batch_alloc(&b, MAX_B + 1, MAX_T + 1), 0);
+    fixture *f = *state;
+    sq_backend *be = f->be;
+    sq_batch *b = &f->b;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const contract_case *k = &cases[i];
-        fill(&b, k->B < 0 ? 0 : k->B, k->T, k->len0, k->id0, k->type0);
-        b.B = k->B;
+        fill(b, k->B < 0 ? 0 : k->B, k->T, k->len0, k->id0, k->type0);
+        b->B = k->B;
         double loss = -1;
-        int rc = be->forward(be, &b, true, &loss);
+        int rc = be->forward(be, b, true, &loss);
         if (!k->error) {
             assert_int_equal(rc, 0);
-            assert_int_equal(be->backward(be, &b, NULL), 0);
+            assert_int_equal(be->backward(be, b, NULL), 0);
             continue;
         }
         assert_int_equal(rc, -1);
         if (!strstr(sq_errmsg(), k->error)) fail_msg("%s: '%s' lacks '%s'", k->name, sq_errmsg(), k->error);
     }
-    sq_batch_free(&b);
-    be->free(be);
-    sq_model_free(m);
 }
 
 /* B = 0: loss 0, the grad hook fires for the QA head, every layer and the
  * embeddings in backward order, and the gradients stay as they were. */
 static void test_empty_batch(void **state) {
-    sq_model *m;
-    sq_backend *be;
-    assert_int_equal(sq_model_new(&cfg, true, &m), 0);
-    sq_model_init(m, 5);
-    assert_int_equal(sq_backend_cpu_new(m, MAX_B, MAX_T, &be), 0);
-    sq_batch b;
-    assert_int_equal(sq_batch_alloc(&b, MAX_B, MAX_T), 0);
-    fill(&b, 2, MAX_T, MAX_T, 1, 0); /* gradients of a real batch first: B = 0 must leave them */
+    fixture *f = *state;
+    sq_model *m = f->m;
+    sq_backend *be = f->be;
+    sq_batch *b = &f->b;
+    fill(b, 2, MAX_T, MAX_T, 1, 0); /* gradients of a real batch first: B = 0 must leave them */
     double loss;
     assert_int_equal(be->zero_grads(be), 0);
-    assert_int_equal(be->forward(be, &b, true, &loss), 0);
-    assert_int_equal(be->backward(be, &b, NULL), 0);
+    assert_int_equal(be->forward(be, b, true, &loss), 0);
+    assert_int_equal(be->backward(be, b, NULL), 0);
     size_t bytes = m->n_params * sizeof(float);
     float *before = malloc(bytes);
     assert_non_null(before);
     memcpy(before, m->grads, bytes);
-    fill(&b, 0, MAX_T, 1, 1, 0);
+    fill(b, 0, MAX_T, 1, 1, 0);
     loss = -1;
-    assert_int_equal(be->forward(be, &b, true, &loss), 0);
+    assert_int_equal(be->forward(be, b, true, &loss), 0);
     assert_true(loss == 0.0);
     hook_log h = {.fail_at = -2};
     sq_grad_hook hook = {on_ready, &h};
-    assert_int_equal(be->backward(be, &b, &hook), 0);
+    assert_int_equal(be->backward(be, b, &hook), 0);
     assert_int_equal(h.calls, cfg.layers + 2);
     int want[] = {2, 1, 0, -1};
     assert_memory_equal(h.layers, want, sizeof want);
     assert_memory_equal(m->grads, before, bytes);
     free(before);
-    sq_batch_free(&b);
-    be->free(be);
-    sq_model_free(m);
 }
 
 /* A hook's error ends the backward at once with -1 and its message; no
  * later hook runs. */
 static void test_hook_error(void **state) {
-    sq_model *m;
-    sq_backend *be;
-    assert_int_equal(sq_model_new(&cfg, true, &m), 0);
-    sq_model_init(m, 5);
-    assert_int_equal(sq_backend_cpu_new(m, MAX_B, MAX_T, &be), 0);
-    sq_batch b;
-    assert_int_equal(sq_batch_alloc(&b, MAX_B, MAX_T), 0);
+    fixture *f = *state;
+    sq_backend *be = f->be;
+    sq_batch *b = &f->b;
     for (int B = 2; B >= 0; B -= 2) {
-        fill(&b, B, MAX_T, MAX_T, 1, 0);
+        fill(b, B, MAX_T, MAX_T, 1, 0);
         double loss;
-        assert_int_equal(be->forward(be, &b, true, &loss), 0);
+        assert_int_equal(be->forward(be, b, true, &loss), 0);
         hook_log h = {.fail_at = 1};
         sq_grad_hook hook = {on_ready, &h};
-        assert_int_equal(be->backward(be, &b, &hook), -1);
+        assert_int_equal(be->backward(be, b, &hook), -1);
         assert_string_equal(sq_errmsg(), "hook refused layer 1");
         assert_int_equal(h.calls, 2); /* the QA head (2), then layer 1 */
     }
-    sq_batch_free(&b);
-    be->free(be);
-    sq_model_free(m);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check),
-        cmocka_unit_test(test_backend_keeps_contract),
-        cmocka_unit_test(test_empty_batch),
-        cmocka_unit_test(test_hook_error),
+        cmocka_unit_test_setup_teardown(test_backend_keeps_contract, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hook_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
