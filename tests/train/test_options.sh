@@ -54,4 +54,11 @@ refused "num_train_epochs 1.5: sq-train's --epochs counts whole epochs; for part
 refused "resume_from_checkpoint is HF's; --resume continues" --resume_from_checkpoint "$T/hf"
 # --bf16 is --precision bf16, which the CPU does not compute.
 refused "precision bf16 needs --device cuda" --device cpu --bf16
+# Every subcommand: -V, and a help with Usage: and an exit status section.
+for sub in predict replay bench; do
+    "${tr[@]}" "$sub" -V | grep -q '^sq-train [0-9]' || fail "sq-train $sub -V prints no version"
+    help=$("${tr[@]}" "$sub" --help) || fail "sq-train $sub --help failed"
+    grep -q '^Usage: sq-train '"$sub" <<<"$help" || fail "sq-train $sub --help has no Usage: line"
+    grep -q '^Exit status' <<<"$help" || fail "sq-train $sub --help has no exit status section"
+done
 echo ok

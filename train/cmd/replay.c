@@ -28,7 +28,9 @@ static const char usage[] =
     "Runs K AdamW steps on the batches input_ids_K, token_type_ids_K, attention_mask_K,\n"
     "start_positions_K, end_positions_K and writes OUTDIR/forward.safetensors (step-0 logits\n"
     "and loss), grads.safetensors (step-0 gradients), final.safetensors and losses.json.\n"
-    "MODEL: an HF model folder or a .safetensors / .index.json file.\n";
+    "MODEL: an HF model folder or a .safetensors / .index.json file.  -h/--help, -V/--version.\n"
+    "\n"
+    "Exit status: 0 written, 1 bad input, 2 bad usage.\n";
 
 static const sq_tensor *step_tensor(const sq_st *st, const char *what, int k, int ndim) {
     char name[64];
@@ -199,7 +201,7 @@ int sq_cmd_replay(int argc, char **argv) {
     bool padded = false;
     int c;
     opterr = 0; /* sq_die_option words the errors */
-    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:hV", opts, NULL)) != -1) {
         switch (c) {
         case O_PREC: precision = optarg; break;
         case O_PADDED: padded = true; break;
