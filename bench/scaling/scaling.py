@@ -11,7 +11,7 @@ bytes each strategy moves per step and the link bandwidths.
       the 1 GPU vs G x N table (default: 1 A100 vs 2 nodes x 2 A100, BERT-base).
   scaling.py comm --config config.json --strategy S --world W --nodes N --link-gbs X [--latency-us L]
       seconds one rank spends in the step's collectives when each runs alone
-      (no overlap with compute): the calls train/dist.c makes, each a latency
+      (no overlap with compute): the calls train/dist/dist.c makes, each a latency
       plus its ring bytes at the bus bandwidth; bench/scaling/netns_run.sh
       compares it with the comm_s sq-train measures over a shaped link.
 
@@ -161,7 +161,7 @@ def simulate(strategy, gpus, nodes, a, layers):
 
 
 def comm_calls(strategy, layers, bucket_mb, grad_bytes=4, gather_bytes=4):
-    """The collectives train/dist.c issues in one step (accumulation 1), as
+    """The collectives train/dist/dist.c issues in one step (accumulation 1), as
     (kind, bytes of the buffer): kind "ar" all-reduce, "rs" reduce-scatter,
     "ag" all-gather.  layers: floats per layer range in backward order."""
     calls = []
