@@ -58,14 +58,23 @@ echo "killed $kills times, resumed $resumed times from a checkpoint"
 [ "$resumed" -ge 1 ] || fail "no run resumed from a checkpoint: $(cat "$T/killed.log")"
 cmp "$T/ref/model.safetensors" "$T/killed/model.safetensors" || fail "resumed after SIGKILL: parameters differ"
 
+# signalled SIG OUT LOG [options]: a run sent SIG once its first checkpoint
+# is there (so that the signal meets a run in progress on a loaded machine
+# too); its exit status in rc.
+signalled() {
+    local sig=$1 out=$2 log=$3 pid i
+    shift 3
+    "$SQ_BIN/sq-train" "${args[@]}" "$@" -o "$out" 2>"$log" &
+    pid=$!
+    for i in $(seq 1 600); do [ -d "$out/checkpoints/step-00000007" ] && break; sleep 0.02; done
+    kill -"$sig" "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    echo "SIG$sig: exit $rc"
+}
+
 # SIGUSR1: checkpoint, exit 75, resume.
-"$SQ_BIN/sq-train" "${args[@]}" -q -o "$T/usr1" &
-pid=$!
-sleep "$(echo "scale=3; $dt / 3" | bc)"
-kill -USR1 "$pid"
-rc=0
-wait "$pid" || rc=$?
-echo "SIGUSR1: exit $rc"
+signalled USR1 "$T/usr1" /dev/null -q
 if [ "$rc" = 75 ]; then
     [ -d "$T/usr1/checkpoints" ] || fail "exit 75 without a checkpoint"
     [ ! -f "$T/usr1/model.safetensors" ] || fail "exit 75 but the run finished"
@@ -79,13 +88,7 @@ cmp "$T/ref/model.safetensors" "$T/usr1/model.safetensors" || fail "resumed afte
 # Ctrl-C: the step finished, a checkpoint written and said, exit 130; then
 # `-o RUNDIR --resume` and nothing else continues exactly, and no step is
 # reported twice (logged at every step here).
-"$SQ_BIN/sq-train" "${args[@]}" --log-every 1 -o "$T/int" 2>"$T/int.log" &
-pid=$!
-sleep "$(echo "scale=3; $dt / 3" | bc)"
-kill -INT "$pid"
-rc=0
-wait "$pid" || rc=$?
-echo "SIGINT: exit $rc"
+signalled INT "$T/int" "$T/int.log" --log-every 1
 if [ "$rc" = 130 ]; then
     grep -q 'interrupted: finishing this step and writing a checkpoint' "$T/int.log" || fail "no word at Ctrl-C: $(cat "$T/int.log")"
     step=$(sed -n 's/.*interrupted: checkpoint at step \([0-9]*\) of 120 written.*--resume.*/\1/p' "$T/int.log")

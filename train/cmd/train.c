@@ -557,10 +557,14 @@ int sq_cmd_train(int argc, char **argv) {
         sq_trace_begin(tr, "optimizer");
         if (sq_dist_step(dist, &opt, s, &loss, &lr, &gn)) sq_die_lib();
         sq_trace_end(tr, "optimizer");
+        bool last = s + 1 == total;
+        /* After each epoch (HF's eval_strategy "epoch") or every --eval-every
+         * steps ("steps"), and at the end. */
+        bool eval_now = ev && (last || (o.eval_every ? (s + 1) % o.eval_every == 0 : (s + 1) % spe == 0));
+        bool ckpt_now = o.ckpt_every && (s + 1) % o.ckpt_every == 0;
+        bool read = false; /* this step's numbers read from the device */
         if (deferred) {
-            bool read = (s + 1) % o.log_every == 0 || s + 1 == total || stop_signal ||
-                        (ev && (o.eval_every ? (s + 1) % o.eval_every == 0 : (s + 1) % spe == 0)) ||
-                        (o.ckpt_every && (s + 1) % o.ckpt_every == 0);
+            read = (s + 1) % o.log_every == 0 || last || stop_signal || eval_now || ckpt_now;
             if (read && sq_optimizer_read(be, &read_loss, &read_gn)) sq_die_lib();
             loss = read_loss, gn = read_gn; /* between reads the progress shows the last ones */
         }
@@ -578,10 +582,7 @@ int sq_cmd_train(int argc, char **argv) {
             t_last = now;
             samples = tokens = flops = 0;
         }
-        bool last = s + 1 == total;
-        /* After each epoch (HF's eval_strategy "epoch") or every --eval-every
-         * steps ("steps"), and at the end. */
-        if (ev && (last || (o.eval_every ? (s + 1) % o.eval_every == 0 : (s + 1) % spe == 0))) {
+        if (eval_now) {
             double epoch = (double)(s + 1) / (double)spe;
             if (sq_dist_full_params(dist)) sq_die_lib();
             sq_trace_begin(tr, "eval");
@@ -607,9 +608,9 @@ int sq_cmd_train(int argc, char **argv) {
         int stop; /* the ranks stop at the same step */
         if (sq_dist_any(dist, stop_signal != 0, &stop)) sq_die_lib();
         /* The end too: a larger --max-steps continues from it exactly. */
-        if (stop || end || (o.ckpt_every && (s + 1) % o.ckpt_every == 0)) {
-            /* a signal or an early stop after the read above */
-            if (deferred && sq_optimizer_read(be, &read_loss, &read_gn)) sq_die_lib();
+        if (stop || end || ckpt_now) {
+            /* a signal after the read above */
+            if (deferred && !read && sq_optimizer_read(be, &read_loss, &read_gn)) sq_die_lib();
             st.step = s + 1;
             st.total_steps = total;
             st.global_batch = o.batch;
